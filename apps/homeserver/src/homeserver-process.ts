@@ -1,0 +1,199 @@
+/**
+ * One homeserver process — main or a worker — assembled from its role plan: logging, metrics, the
+ * database (main starts the embedded one and migrates; workers wait for the schema), the replication
+ * bus, the streams it writes, and its HTTP listeners. Shutdown drains in the reverse order.
+ */
+import type { Logger } from '@hs/core';
+import {
+  describeRolePlan,
+  loadOrCreateSigningKeys,
+  readSigningKeyFile,
+  planRoles,
+  type LoadedConfig,
+  type PlannedListener,
+  type RolePlan,
+  type SigningKey,
+} from '@hs/config';
+import { createDiscoveryHandlers } from '@hs/discovery';
+import { createKeyServerHandlers } from '@hs/federation';
+import {
+  bindListener,
+  createBuiltinHandlers,
+  createHttpMetrics,
+  createListenerApp,
+  createLogger,
+  createMetricsRegistry,
+  type BoundListener,
+  type Handler,
+  type Resource,
+  type WorkerKind,
+} from '@hs/http';
+import { InProcessBus, RedisBus, ReplicationServer, StreamPublisher, type ReplicationBus } from '@hs/replication';
+import { applyMigrations, InstanceIds, openDatabase, StreamWriter, waitForSchema, type Database } from '@hs/storage';
+import { createManifest } from './endpoints.ts';
+import { readLogConfig } from './log-config.ts';
+
+/** Persisted streams whose IDs come from a sequence (typing is in-memory and has none). */
+const SEQUENCED_STREAMS = new Set(['events', 'to_device', 'account_data', 'receipts', 'presence', 'push_rules', 'device_lists']);
+
+export interface RunningProcess {
+  readonly plan: RolePlan;
+  readonly log: Logger;
+  readonly listeners: readonly { source: string; bound: BoundListener }[];
+  readonly database: Database;
+  readonly bus: ReplicationBus;
+  /** Drain: stop accepting, let in-flight requests finish (up to `graceMs`), flush positions, close. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function servingKind(plan: RolePlan): WorkerKind {
+  switch (plan.workerKind) {
+    case 'main':
+    case 'generic_worker':
+    case 'federation_sender':
+    case 'pusher':
+    case 'media_repository':
+      return plan.workerKind;
+    default:
+      // appservice / user_dir workers are generic workers with a duty.
+      return 'generic_worker';
+  }
+}
+
+async function signingKeys(plan: RolePlan, file: string, log: Logger): Promise<SigningKey[]> {
+  if (!plan.isMain) return readSigningKeyFile(file);
+  const { keys, created } = await loadOrCreateSigningKeys(file);
+  if (created) log.info('generated a new signing key', { file, key_id: keys[0]?.keyId });
+  return keys;
+}
+
+function createBus(plan: RolePlan, serverName: string, log: Logger, registry: ReturnType<typeof createMetricsRegistry>): ReplicationBus {
+  const redis = plan.replication.redis;
+  if (plan.replication.mode === 'in-process' || !redis) {
+    return new InProcessBus({ instanceName: plan.instanceName, registry, logger: log });
+  }
+  return new RedisBus({
+    instanceName: plan.instanceName,
+    serverName,
+    redis: {
+      host: redis.host,
+      port: redis.port,
+      ...(redis.path ? { path: redis.path } : {}),
+      ...(redis.password ? { password: redis.password } : {}),
+      ...(redis.dbid !== null ? { dbid: redis.dbid } : {}),
+    },
+    registry,
+    logger: log,
+  });
+}
+
+export async function startHomeserverProcess(loaded: LoadedConfig): Promise<RunningProcess> {
+  const started = Date.now();
+  const { config } = loaded;
+  const plan = planRoles(config);
+  const log = createLogger(readLogConfig(plan.isMain ? config.logConfig : (config.workerLogConfig ?? config.logConfig), plan.instanceName));
+  for (const w of loaded.warnings) log.warn(`config: ${w}`);
+  for (const line of describeRolePlan(plan).split('\n')) log.info(line);
+
+  let healthy = false;
+  const registry = createMetricsRegistry(plan.instanceName);
+  const httpMetrics = createHttpMetrics(registry);
+
+  const keys = await signingKeys(plan, config.signingKeyPath, log);
+  // A worker may start before main (and its database): it waits, as Synapse's workers do.
+  const database = await openDatabase(config.database, {
+    log,
+    applicationName: plan.instanceName,
+    startEmbedded: plan.isMain,
+    waitMs: plan.isMain ? 60_000 : 600_000,
+  });
+  const cleanup: Array<() => Promise<void>> = [() => database.close()];
+  const bus = createBus(plan, config.serverName, log, registry);
+  const listeners: { source: string; bound: BoundListener }[] = [];
+  const writers: StreamWriter[] = [];
+  let publisher: StreamPublisher | undefined;
+  try {
+    if (plan.isMain) await applyMigrations(database.sql, log);
+    else await waitForSchema(database.sql, log);
+    await new InstanceIds(database.sql).idFor(plan.instanceName);
+
+    await bus.start();
+    cleanup.unshift(async () => bus.stop());
+    publisher = new StreamPublisher({ bus, logger: log });
+    for (const stream of plan.writes) {
+      if (!SEQUENCED_STREAMS.has(stream)) continue;
+      const writer = await StreamWriter.open(database.sql, stream, plan.instanceName, log);
+      writers.push(writer);
+      publisher.addStream(stream, writer.position);
+      writer.onAdvance((pos) => publisher?.advance(stream, pos));
+    }
+    publisher.start();
+
+    const handlers = new Map<string, Handler>([
+      ...createBuiltinHandlers({ registry, isHealthy: () => healthy }),
+      ...createDiscoveryHandlers({
+        serverName: config.serverName,
+        publicBaseurl: config.publicBaseurl,
+        serveServerWellknown: config.serveServerWellknown,
+        extraWellKnownClientContent: config.extraWellKnownClientContent,
+      }),
+      ...createKeyServerHandlers({
+        serverName: config.serverName,
+        keys: keys.map((k) => ({ keyId: k.keyId, publicKey: k.publicKey, secretKey: k.secretKey })),
+        oldKeys: config.oldSigningKeys.map((k) => ({ keyId: k.keyId, key: k.key, expiredTs: k.expiredTs })),
+        validityMs: config.keyRefreshIntervalMs,
+      }),
+    ]);
+    const manifest = createManifest();
+    // Endpoints register on it as the domains that answer other processes arrive.
+    const replicationServer = new ReplicationServer({ secret: plan.replication.secret, logger: log });
+    const kind = servingKind(plan);
+    for (const l of plan.listeners) listeners.push({ source: l.source, bound: await bindPlanned(l) });
+
+    async function bindPlanned(l: PlannedListener): Promise<BoundListener> {
+      const resources = new Set(l.effectiveResources as Resource[]);
+      const app = createListenerApp({
+        manifest,
+        handlers,
+        kind,
+        resources,
+        instance: plan.instanceName,
+        log,
+        metrics: httpMetrics,
+        xForwarded: l.xForwarded,
+        maxRawBytes: config.maxUploadSize,
+        routers: resources.has('replication') ? [replicationServer.router] : [],
+      });
+      const bound = await bindListener(l.address, app);
+      log.info(`listening on ${bound.addresses.join(', ')} (${[...resources].join(', ')})`);
+      return bound;
+    }
+  } catch (e) {
+    for (const l of listeners) await l.bound.close(0);
+    for (const c of cleanup) await c().catch(() => {});
+    throw e;
+  }
+
+  healthy = true;
+  log.info(`${plan.instanceName} is ready`, { startup_ms: Date.now() - started });
+  let stopping: Promise<void> | undefined;
+  return {
+    plan,
+    log,
+    listeners,
+    database,
+    bus,
+    stop(graceMs = 10_000) {
+      stopping ??= (async () => {
+        healthy = false;
+        log.info('shutting down: draining requests');
+        await Promise.all(listeners.map((l) => l.bound.close(graceMs)));
+        publisher?.stop();
+        await Promise.all(writers.map((w) => w.flush()));
+        for (const c of cleanup) await c().catch((e: unknown) => log.error('error during shutdown', { error: String(e) }));
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}
