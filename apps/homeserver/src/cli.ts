@@ -11,6 +11,7 @@ import { integerOption, parseArgs, single, UsageError, type ParsedArgs } from '.
 import { createManifest } from './endpoints.ts';
 import { startHomeserverProcess } from './homeserver-process.ts';
 import { loadProxyTopology } from './proxy-topology.ts';
+import { registerUser } from './register-user.ts';
 
 const USAGE = `usage: homeserver <command> [options]
 
@@ -22,6 +23,8 @@ commands:
   worker -c FILE -c FILE    run a worker: the shared homeserver.yaml, then the worker's own file
   generate-config           write a new homeserver.yaml: --data-dir, --server-name, --port, --metrics-port,
                             --config-path, --force (overwrite)
+  register-user -c FILE --user NAME (--password PW | --password-stdin) [--admin] [--url URL]
+                            create an account on the running server with the shared secret
   describe -c FILE...       print the role plan of the process these files configure
   routes -c FILE [-w FILE]  print reverse-proxy configuration for main (-c) and its workers (-w, repeated)
                             --format nginx|json (nginx), --listen ADDR (8080)
@@ -117,8 +120,20 @@ async function generate(args: ParsedArgs): Promise<void> {
   console.log(`signing key: ${out.signingKeyPath}${out.signingKeyCreated ? ' (new)' : ' (kept)'}`);
 }
 
+async function registerUserCommand(args: ParsedArgs): Promise<void> {
+  if (args.configs.length === 0) throw new UsageError('register-user needs -c homeserver.yaml');
+  const user = single(args, 'user');
+  if (!user) throw new UsageError('register-user needs --user NAME');
+  let password = single(args, 'password');
+  if (args.flags.has('password-stdin')) password = fs.readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+  if (!password) throw new UsageError('register-user needs --password PW or --password-stdin');
+  const url = single(args, 'url');
+  const userId = await registerUser({ configs: args.configs, user, password, admin: args.flags.has('admin'), ...(url ? { url } : {}) });
+  console.log(`registered ${userId}${args.flags.has('admin') ? ' (admin)' : ''}`);
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
-  const args = parseArgs(argv, new Set(['help', 'force']));
+  const args = parseArgs(argv, new Set(['help', 'force', 'admin', 'password-stdin']));
   if (args.flags.has('help') || args.command === undefined || args.command === 'help') {
     process.stdout.write(USAGE);
     return;
@@ -134,6 +149,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       return routes(args);
     case 'generate-config':
       return generate(args);
+    case 'register-user':
+      return registerUserCommand(args);
     default:
       throw new UsageError(`unknown command "${args.command}"`);
   }

@@ -6,3 +6,4 @@ export * from './canonical-json.ts';
 export * from './base64.ts';
 export * from './canonical-json.ts';
 export * from './base64.ts';
+export * from './notify.ts';

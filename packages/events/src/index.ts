@@ -11,3 +11,4 @@ export * from './event-signing.ts';
 export * from './pdu-format.ts';
 export * from './build-event.ts';
 export * from './verify-event.ts';
+export * from './check-received-pdu.ts';

@@ -46,17 +46,34 @@ function isThirdPartyInvite(pdu: PDU): boolean {
 }
 
 /**
+ * A v8+ restricted join names the resident user who authorised it; that user's server vouches
+ * for the join by signing it (rooms/fragments/v8-auth-rules.md, and Synapse checks it with the
+ * other signatures). Only joins, as in auth events selection. `null`: no such requirement;
+ * `undefined`: required, but the value names no server (so it can never be satisfied).
+ */
+function authorisingServer(pdu: PDU, roomVersion: RoomVersion): string | undefined | null {
+  if (!roomVersion.restrictedJoinRule || pdu.type !== 'm.room.member') return null;
+  const content = pdu.content;
+  if (content.membership !== 'join' || !Object.hasOwn(content, 'join_authorised_via_users_server')) return null;
+  const via = content.join_authorised_via_users_server;
+  return typeof via === 'string' ? serverNameOf(via) : undefined;
+}
+
+/**
  * The servers whose signatures an event must carry: the sender's (unless it is a third-party
- * invite) and, in rooms v1–2, the server in the event ID. `undefined` entries mean an ID had no
- * server name. Useful for prefetching keys before calling verifyEvent.
+ * invite), in rooms v1–2 the server in the event ID, and from v8 the server of a join's
+ * `join_authorised_via_users_server`. `undefined` entries mean an ID had no server name.
+ * Useful for prefetching keys before calling verifyEvent.
  */
 export function requiredSignatures(pdu: PDU, roomVersion: RoomVersion): (string | undefined)[] {
   const servers: (string | undefined)[] = [];
-  if (!isThirdPartyInvite(pdu)) servers.push(serverNameOf(pdu.sender));
-  if (roomVersion.eventIdFormat === 'wire' && typeof pdu.event_id === 'string') {
-    const idServer = serverNameOf(pdu.event_id);
-    if (!servers.includes(idServer)) servers.push(idServer);
-  }
+  const add = (server: string | undefined) => {
+    if (!servers.includes(server)) servers.push(server);
+  };
+  if (!isThirdPartyInvite(pdu)) add(serverNameOf(pdu.sender));
+  if (roomVersion.eventIdFormat === 'wire' && typeof pdu.event_id === 'string') add(serverNameOf(pdu.event_id));
+  const authoriser = authorisingServer(pdu, roomVersion);
+  if (authoriser !== null) add(authoriser);
   return servers;
 }
 

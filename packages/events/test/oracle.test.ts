@@ -388,7 +388,11 @@ function compareOne(v: RoomVersion, event: PDU, py: OracleResult, seed: number):
   const ours = verifyEvent(event, v, (server, keyId) => (server === SERVER && keyId === KEY_ID ? KEYS.publicKey : undefined));
   const senderServer = event.sender.slice(event.sender.indexOf(':') + 1);
   const thirdParty = event.type === 'm.room.member' && event.content.membership === 'invite' && 'third_party_invite' in event.content;
-  if (senderServer === SERVER || thirdParty) {
+  // v8+: a restricted join also needs its authorising user's server, which only we sign for here.
+  const via = event.content.join_authorised_via_users_server;
+  const restrictedJoin = v.restrictedJoinRule && event.type === 'm.room.member' && event.content.membership === 'join' && via !== undefined;
+  const authoriserOk = !restrictedJoin || (typeof via === 'string' && via.slice(via.indexOf(':') + 1) === SERVER);
+  if ((senderServer === SERVER || thirdParty) && authoriserOk) {
     if (!ours.ok) assert.fail(`verifyEvent rejects it: ${JSON.stringify(ours)}\n  ${where()}`);
     same('verifyEvent event ID', ours.eventId, py.event_id);
     same('verifyEvent hash check', ours.redacted, false);

@@ -7,7 +7,8 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { MatrixError, errors, type Logger } from '@hs/core';
 import type { CompiledEndpoint, Manifest, Resource, WorkerKind } from './manifest.ts';
-import type { HandlerTable, RequestContext } from './handler.ts';
+import type { Authenticator, HandlerTable, RequestContext, Requester } from './handler.ts';
+import { BodySchemas } from './body-schemas.ts';
 import type { HttpMetrics } from './metrics.ts';
 
 export interface ListenerAppOptions {
@@ -26,6 +27,10 @@ export interface ListenerAppOptions {
   readonly maxRawBytes?: number;
   /** Routers mounted ahead of the manifest dispatcher (HTTP replication on `replication` listeners). */
   readonly routers?: readonly express.RequestHandler[];
+  /** Resolves access tokens; required when a served endpoint has `auth: 'user' | 'admin'`. */
+  readonly authenticate?: Authenticator;
+  /** Where body schemas come from (default: the repository's `schemas/`). */
+  readonly bodySchemas?: BodySchemas;
 }
 
 const CORS_HEADERS = {
@@ -83,8 +88,14 @@ export function createListenerApp(opts: ListenerAppOptions): express.Express {
   app.set('query parser', 'simple');
 
   const served = opts.manifest.servedBy(opts.kind, opts.resources);
+  const schemas = opts.bodySchemas ?? new BodySchemas();
   for (const ep of served) {
     if (!opts.handlers.has(ep.decl.name)) throw new Error(`no handler bound for endpoint ${ep.decl.name}`);
+    if ((ep.decl.auth === 'user' || ep.decl.auth === 'admin') && !opts.authenticate) {
+      throw new Error(`endpoint ${ep.decl.name} needs authentication, but no authenticator is configured`);
+    }
+    // Compile every schema now: a missing or broken schema stops start-up, not a request.
+    if (ep.decl.bodySchema) schemas.get(ep.decl.bodySchema);
   }
   const jsonParser = express.raw({ type: () => true, limit: opts.maxJsonBytes ?? 1024 * 1024 });
   const rawParser = express.raw({ type: () => true, limit: opts.maxRawBytes ?? 50 * 1024 * 1024 });
@@ -139,6 +150,13 @@ export function createListenerApp(opts: ListenerAppOptions): express.Express {
 
   async function dispatch(ep: CompiledEndpoint, match: RegExpExecArray, req: Request, res: Response): Promise<void> {
     const params = decodeParams(ep, match);
+    // Authenticate before reading the body: an anonymous client must not make us buffer an upload.
+    let requester: Requester | undefined;
+    if (ep.decl.auth === 'user' || ep.decl.auth === 'admin') {
+      requester = await (opts.authenticate as Authenticator)(req);
+      res.locals.requester = requester.userId;
+      if (ep.decl.auth === 'admin' && !requester.isAdmin) throw errors.forbidden('You are not a server admin');
+    }
     const bodyMode = ep.decl.body ?? (ep.decl.method === 'POST' || ep.decl.method === 'PUT' ? 'json' : 'none');
     if (bodyMode !== 'none') {
       await new Promise<void>((resolve, reject) =>
@@ -151,11 +169,12 @@ export function createListenerApp(opts: ListenerAppOptions): express.Express {
       params,
       body: bodyMode === 'json' ? parseJsonBody(req.body) : bodyMode === 'raw' ? req.body : undefined,
       endpoint: ep.decl.name,
+      ...(requester ? { requester } : {}),
     };
+    if (ep.decl.bodySchema) schemas.check(ep.decl.bodySchema, ctx.body);
     const handler = opts.handlers.get(ep.decl.name);
     if (!handler) throw errors.unrecognized();
     const result = await handler(ctx);
-    if (ctx.requester) res.locals.requester = ctx.requester;
     if (result && !res.headersSent) {
       if (result.headers) res.set(result.headers);
       res.status(result.status ?? 200).json(result.body);

@@ -6,3 +6,5 @@ export * from './logging.ts';
 export * from './builtin-endpoints.ts';
 export * from './listen.ts';
 export * from './reverse-proxy.ts';
+export * from './body-schemas.ts';
+export * from './query.ts';

@@ -42,6 +42,8 @@ export interface EndpointDecl {
   readonly body?: 'json' | 'raw' | 'none';
   /** Whether the endpoint sends CORS headers (client-facing endpoints do). */
   readonly cors?: boolean;
+  /** JSON Schema for the body, by name under `schemas/` (e.g. `client/register`); checked before the handler. */
+  readonly bodySchema?: string;
 }
 
 export interface CompiledEndpoint {

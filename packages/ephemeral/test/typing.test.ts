@@ -1,0 +1,145 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import type { StreamChange } from '@hs/core';
+import { TypingState, type TypingRow } from '../src/typing-state.ts';
+import { FakeClock, enc, startHarness, type Harness } from './support.ts';
+
+const ROOM = '!room:test';
+const ALICE = '@alice:test';
+const BOB = '@bob:test';
+const typingPath = (room: string, user: string) => `/_matrix/client/v3/rooms/${enc(room)}/typing/${enc(user)}`;
+
+let h: Harness;
+test.before(async () => {
+  h = await startHarness();
+  h.world.join(ROOM, ALICE, BOB);
+});
+test.after(() => h.close());
+
+test('PUT typing starts and stops typing, bumping the stream and notifying the room each time', async () => {
+  const before = h.typing.position;
+  h.changes.length = 0;
+  assert.deepEqual(await h.call('PUT', typingPath(ROOM, ALICE), { as: ALICE, body: { typing: true, timeout: 10_000 } }), { status: 200, json: {} });
+  assert.equal(h.typing.isTyping(ROOM, ALICE), true);
+  assert.equal(h.typing.position, before + 1);
+  assert.deepEqual(h.changes, [{ stream: 'typing', position: before + 1, rooms: [ROOM] }]);
+  // Renewing while typing changes nothing visible.
+  await h.call('PUT', typingPath(ROOM, ALICE), { as: ALICE, body: { typing: true } });
+  assert.equal(h.typing.position, before + 1);
+  assert.deepEqual(h.typing.getTypingUpdates(before, h.typing.position, [ROOM]), new Map([[ROOM, [ALICE]]]));
+  assert.equal((await h.call('PUT', typingPath(ROOM, ALICE), { as: ALICE, body: { typing: false } })).status, 200);
+  assert.equal(h.typing.isTyping(ROOM, ALICE), false);
+  assert.equal(h.typing.position, before + 2);
+  // Stopping when not typing is a no-op.
+  await h.call('PUT', typingPath(ROOM, ALICE), { as: ALICE, body: { typing: false } });
+  assert.equal(h.typing.position, before + 2);
+  // The r0 and api/v1 prefixes reach the same endpoint.
+  assert.equal((await h.call('PUT', `/_matrix/client/api/v1/rooms/${enc(ROOM)}/typing/${enc(ALICE)}`, { as: ALICE, body: { typing: false } })).status, 200);
+});
+
+test('typing errors: other user 403, not joined 403, bad room ID 400, bad bodies 400, no token 401', async () => {
+  const other = await h.call('PUT', typingPath(ROOM, BOB), { as: ALICE, body: { typing: true } });
+  assert.equal(other.status, 403);
+  assert.equal(other.json.errcode, 'M_FORBIDDEN');
+  const notJoined = await h.call('PUT', typingPath('!elsewhere:test', ALICE), { as: ALICE, body: { typing: true } });
+  assert.equal(notJoined.status, 403);
+  assert.equal(notJoined.json.errcode, 'M_FORBIDDEN');
+  const badRoom = await h.call('PUT', typingPath('room:test', ALICE), { as: ALICE, body: { typing: true } });
+  assert.equal(badRoom.status, 400);
+  assert.equal(badRoom.json.errcode, 'M_INVALID_PARAM');
+  const missing = await h.call('PUT', typingPath(ROOM, ALICE), { as: ALICE, body: {} });
+  assert.deepEqual([missing.status, missing.json.errcode], [400, 'M_MISSING_PARAM']);
+  const wrongType = await h.call('PUT', typingPath(ROOM, ALICE), { as: ALICE, body: { typing: 'yes' } });
+  assert.deepEqual([wrongType.status, wrongType.json.errcode], [400, 'M_BAD_JSON']);
+  const badTimeout = await h.call('PUT', typingPath(ROOM, ALICE), { as: ALICE, body: { typing: true, timeout: 1.5 } });
+  assert.deepEqual([badTimeout.status, badTimeout.json.errcode], [400, 'M_BAD_JSON']);
+  const notJson = await h.call('PUT', typingPath(ROOM, ALICE), { as: ALICE, raw: '{nope' });
+  assert.deepEqual([notJson.status, notJson.json.errcode], [400, 'M_NOT_JSON']);
+  assert.equal((await h.call('PUT', typingPath(ROOM, ALICE), { body: { typing: true } })).status, 401);
+  assert.equal(h.typing.isTyping(ROOM, ALICE), false);
+});
+
+test('typing expires after its timeout on the wheel tick, capped at 120 s, and expiry notifies', async () => {
+  await h.call('PUT', typingPath(ROOM, ALICE), { as: ALICE, body: { typing: true, timeout: 3000 } });
+  await h.call('PUT', typingPath(ROOM, BOB), { as: BOB, body: { typing: true, timeout: 10_000_000 } });
+  h.clock.advance(2000);
+  h.typing.tick();
+  assert.equal(h.typing.isTyping(ROOM, ALICE), true, 'not yet expired');
+  h.changes.length = 0;
+  h.clock.advance(2000);
+  h.typing.tick();
+  assert.equal(h.typing.isTyping(ROOM, ALICE), false, 'expired after 3 s');
+  assert.deepEqual(h.changes, [{ stream: 'typing', position: h.typing.position, rooms: [ROOM] }]);
+  assert.equal(h.typing.isTyping(ROOM, BOB), true);
+  h.clock.advance(116_000 + 1000);
+  h.typing.tick();
+  assert.equal(h.typing.isTyping(ROOM, BOB), false, 'a huge timeout is capped at 120 s');
+});
+
+test('renewing a typing notice pushes its expiry back', () => {
+  const clock = new FakeClock();
+  const t = new TypingState({ notify: () => {}, clock: clock.now, autoTick: false, tickMs: 100 });
+  t.start(ROOM, ALICE, 1000);
+  clock.advance(800);
+  t.start(ROOM, ALICE, 1000);
+  clock.advance(800);
+  t.tick();
+  assert.equal(t.isTyping(ROOM, ALICE), true);
+  clock.advance(400);
+  t.tick();
+  assert.equal(t.isTyping(ROOM, ALICE), false);
+});
+
+test('readers: updates between positions, current typing per room, rows for a follower', () => {
+  const clock = new FakeClock();
+  const t = new TypingState({ notify: () => {}, clock: clock.now, autoTick: false });
+  t.start('!a:test', ALICE, 30_000); // 1
+  t.start('!b:test', BOB, 30_000); // 2
+  t.start('!a:test', BOB, 30_000); // 3
+  t.stop('!b:test', BOB); // 4
+  assert.equal(t.position, 4);
+  assert.deepEqual(t.getTypingUpdates(0, 4), new Map([['!a:test', [ALICE, BOB]], ['!b:test', []]]));
+  assert.deepEqual(t.getTypingUpdates(3, 4), new Map([['!b:test', []]]));
+  // A change above the upper bound is left for the next sync.
+  assert.deepEqual(t.getTypingUpdates(0, 2), new Map());
+  assert.deepEqual(t.getTypingUpdates(4, 4), new Map());
+  assert.deepEqual(t.getTypingUpdates(0, 4, ['!b:test']), new Map([['!b:test', []]]));
+  assert.deepEqual(t.getRoomsTyping(['!a:test', '!b:test', '!c:test']), new Map([['!a:test', [ALICE, BOB]]]));
+
+  const all = t.rowsSince(0);
+  assert.deepEqual(all, {
+    rows: [
+      { stream_id: 3, room_id: '!a:test', user_ids: [ALICE, BOB] },
+      { stream_id: 4, room_id: '!b:test', user_ids: [] },
+    ],
+    upTo: 4,
+  });
+  assert.deepEqual(t.rowsSince(0, 4, 1), { rows: [{ stream_id: 3, room_id: '!a:test', user_ids: [ALICE, BOB] }], upTo: 3 });
+
+  // A follower fed those rows answers the same questions.
+  const seen: StreamChange[] = [];
+  const follower = new TypingState({ notify: (c) => void seen.push(c), clock: clock.now, autoTick: false });
+  follower.applyRows(all.upTo, all.rows as TypingRow[]);
+  assert.equal(follower.position, 4);
+  assert.deepEqual(follower.getTypingUpdates(0, 4), t.getTypingUpdates(0, 4));
+  assert.deepEqual(seen, [{ stream: 'typing', position: 4, rooms: ['!a:test', '!b:test'] }]);
+  // The writer restarted (its counter went back): the follower forgets everything first.
+  follower.applyRows(1, [{ stream_id: 1, room_id: '!c:test', user_ids: [BOB] }]);
+  assert.equal(follower.position, 1);
+  assert.deepEqual(follower.getRoomsTyping(['!a:test', '!c:test']), new Map([['!c:test', [BOB]]]));
+});
+
+test('the periodic tick expires typing on its own with the real clock', async () => {
+  const seen: StreamChange[] = [];
+  const t = new TypingState({ notify: (c) => void seen.push(c), tickMs: 20 });
+  try {
+    t.start(ROOM, ALICE, 30);
+    assert.equal(t.isTyping(ROOM, ALICE), true);
+    const deadline = Date.now() + 2000;
+    while (t.isTyping(ROOM, ALICE) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(t.isTyping(ROOM, ALICE), false);
+    assert.equal(seen.length, 2);
+  } finally {
+    t.close();
+  }
+});

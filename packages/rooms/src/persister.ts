@@ -1,0 +1,492 @@
+/**
+ * Persisting events (the events writer's job). `persist(batch)` takes stream orderings from the
+ * `events` StreamWriter and, in ONE transaction, writes the events and everything derived from
+ * them: DAG edges, forward extremities, state groups, current state and its delta stream,
+ * memberships, relations, redactions and send transactions. After the commit it notifies.
+ *
+ * The input is plain JSON so a worker can forward it to the events writer over HTTP replication;
+ * `EventPersister` is the seam, `LocalEventPersister` the implementation the writer runs.
+ */
+import type { JsonObject, Logger, NotifyFn } from '@hs/core';
+import { canonicalJson, isJsonObject } from '@hs/core';
+import type { PDU, StateKey, StateMap } from '@hs/events';
+import { getRoomVersion, redactsOf, referenceEventId, stateKey } from '@hs/events';
+import type { Sql, StreamWriter, TransactionSql } from '@hs/storage';
+import type { StateStore } from './state-store.ts';
+import { hasNul, serverOf } from './ids.ts';
+import { relationOf } from './relations.ts';
+
+export interface PersistItem {
+  readonly pdu: PDU;
+  readonly eventId: string;
+  readonly roomId: string;
+  readonly roomVersion: string;
+  /** Held for auth or as a missing piece only: no state, not in the timeline. */
+  readonly outlier?: boolean;
+  readonly rejectedReason?: string;
+  /** The client transaction that sent it (send idempotency, unsigned.transaction_id). */
+  readonly txn?: { readonly userId: string; readonly scope: string; readonly txnId: string };
+  /**
+   * Set for events this server built: the room's forward extremities the builder saw. Persist only
+   * if they are still exactly these, else throw StaleExtremitiesError (the creator rebuilds on
+   * fresh state). This is what keeps two processes from forking a room they both write to.
+   */
+  readonly requireExtremities?: readonly string[];
+  /**
+   * The state group before the event, when it cannot be derived from a single prev event (several
+   * prev events need state resolution, which the caller does). null: no state before (create).
+   */
+  readonly stateGroupBefore?: number | null;
+  /** For an m.room.redaction: whether it applies to its target (default true; see docs/storage.md). */
+  readonly applyRedaction?: boolean;
+}
+
+export interface PersistedEvent {
+  readonly eventId: string;
+  readonly streamOrdering: number;
+  /** The state group after the event (undefined for outliers). */
+  readonly stateGroup: number | undefined;
+  /** True if the event was already stored (nothing written for it). */
+  readonly duplicate: boolean;
+}
+
+export interface PersistResult {
+  readonly events: readonly PersistedEvent[];
+  /** The highest stream ordering written. */
+  readonly position: number;
+}
+
+export interface EventPersister {
+  persist(items: readonly PersistItem[]): Promise<PersistResult>;
+}
+
+/**
+ * The room moved on since the batch was built (or a just-built event already exists): rebuild it
+ * against the new forward extremities.
+ */
+export class StaleExtremitiesError extends Error {
+  readonly roomId: string;
+  constructor(roomId: string) {
+    super(`the forward extremities of ${roomId} changed while the events were being built`);
+    this.name = 'StaleExtremitiesError';
+    this.roomId = roomId;
+  }
+}
+
+export interface LocalPersisterOptions {
+  readonly sql: Sql;
+  readonly writer: StreamWriter;
+  readonly state: StateStore;
+  readonly serverName: string;
+  readonly notify: NotifyFn;
+  readonly log: Logger;
+  /** A delta chain longer than this gets a full snapshot instead. */
+  readonly maxDeltaChain?: number;
+  readonly clock?: () => number;
+}
+
+/** Namespace of the per-room advisory locks taken while persisting. */
+const ROOM_LOCK_NAMESPACE = 730_411;
+/** Postgres takes at most 65 535 parameters per statement. */
+const MAX_PARAMS = 30_000;
+
+/** A state group made during this batch, kept in memory until commit. */
+interface NewGroup {
+  readonly id: number;
+  readonly prev: number | undefined;
+  readonly depth: number;
+  /** The rows written: the whole state for a snapshot, the changed entries for a delta. */
+  readonly entries: ReadonlyMap<StateKey, string>;
+  readonly roomId: string;
+  readonly eventId: string;
+}
+
+/** A content string copied into a text column: left out (null) if absent or unstorable (NUL). */
+function textColumn(v: unknown): string | null {
+  return typeof v === 'string' && !hasNul(v) ? v : null;
+}
+
+function sameSet(a: readonly string[], b: ReadonlySet<string>): boolean {
+  return a.length === b.size && a.every((x) => b.has(x));
+}
+
+function splitKey(k: StateKey): [string, string] {
+  const i = k.indexOf('\u0000');
+  return [k.slice(0, i), k.slice(i + 1)];
+}
+
+async function insertRows(tx: TransactionSql, table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+  if (rows.length === 0) return;
+  const cols = Object.keys(rows[0] as object).length;
+  const per = Math.max(1, Math.floor(MAX_PARAMS / cols));
+  const queries: Promise<unknown>[] = [];
+  for (let i = 0; i < rows.length; i += per) {
+    const chunk = rows.slice(i, i + per) as Record<string, unknown>[];
+    queries.push(tx`INSERT INTO ${tx(table)} ${tx(chunk as never)}`);
+  }
+  await Promise.all(queries);
+}
+
+export class LocalEventPersister implements EventPersister {
+  private readonly opts: LocalPersisterOptions;
+  private readonly maxDelta: number;
+  private readonly clock: () => number;
+
+  constructor(opts: LocalPersisterOptions) {
+    this.opts = opts;
+    this.maxDelta = opts.maxDeltaChain ?? 50;
+    this.clock = opts.clock ?? Date.now;
+  }
+
+  async persist(items: readonly PersistItem[]): Promise<PersistResult> {
+    if (items.length === 0) return { events: [], position: this.opts.writer.position };
+    const { writer, sql } = this.opts;
+    let newGroups: NewGroup[] = [];
+    const result = await writer.withIds(items.length, (ids) =>
+      sql.begin(async (tx) => {
+        const out = await this.write(tx, items, ids);
+        newGroups = out.groups;
+        return out;
+      }),
+    );
+    this.rememberGroups(newGroups);
+    for (const e of result.events) if (!e.duplicate && e.stateGroup !== undefined) this.opts.state.rememberEvent(e.eventId, e.stateGroup);
+    const users = new Set<string>();
+    const rooms = new Set<string>();
+    for (const item of items) {
+      rooms.add(item.roomId);
+      if (item.pdu.type === 'm.room.member' && typeof item.pdu.state_key === 'string') users.add(item.pdu.state_key);
+    }
+    const written = result.events.filter((e) => !e.duplicate);
+    if (written.length > 0) {
+      try {
+        this.opts.notify({ stream: 'events', position: result.position, rooms: [...rooms], users: [...users] });
+      } catch (e) {
+        this.opts.log.error('events notifier failed', { error: String(e) });
+      }
+    }
+    return { events: result.events, position: result.position };
+  }
+
+  /** Cache the new groups' full maps where the predecessor's map is cached (the common, hot case). */
+  private rememberGroups(groups: readonly NewGroup[]): void {
+    const state = this.opts.state;
+    for (const g of groups) {
+      if (g.prev === undefined) {
+        state.remember(g.id, 0, g.entries);
+        continue;
+      }
+      const prevMap = state.cachedFull(g.prev);
+      if (!prevMap) {
+        state.remember(g.id, g.depth);
+        continue;
+      }
+      const map = new Map(prevMap);
+      for (const [k, v] of g.entries) map.set(k, v);
+      state.remember(g.id, g.depth, map);
+    }
+  }
+
+  private async write(
+    tx: TransactionSql,
+    items: readonly PersistItem[],
+    ids: readonly number[],
+  ): Promise<{ events: PersistedEvent[]; position: number; groups: NewGroup[] }> {
+    const now = this.clock();
+    const instance = this.opts.writer.instanceName;
+    const roomIds = [...new Set(items.map((i) => i.roomId))].sort();
+    const prevIds = [...new Set(items.flatMap((i) => (i.pdu.prev_events ?? []).map(referenceEventId)))];
+    const stateItems = items.filter((i) => typeof i.pdu.state_key === 'string' && !i.outlier && i.rejectedReason === undefined).length;
+    // One pipelined round trip: lock the rooms (sorted, so writers cannot deadlock), then read their
+    // extremities, which events already exist, the state after the prev events, and group IDs.
+    const [, extRows, existRows, prevGroups, idRows] = await Promise.all([
+      Promise.all(roomIds.map((room) => tx`SELECT pg_advisory_xact_lock(${ROOM_LOCK_NAMESPACE}, hashtext(${room}))`)),
+      tx<{ room_id: string; event_id: string }[]>`
+        SELECT room_id, event_id FROM event_forward_extremities WHERE room_id = ANY(${roomIds}::text[])`,
+      tx<{ event_id: string }[]>`SELECT event_id FROM events WHERE event_id = ANY(${items.map((i) => i.eventId)}::text[])`,
+      this.opts.state.groupsForEvents(prevIds, tx),
+      stateItems === 0 ? [] : tx<{ id: number }[]>`SELECT nextval('state_group_id_seq') AS id FROM generate_series(1, ${stateItems})`,
+    ]);
+    const extremities = new Map<string, Set<string>>(roomIds.map((r) => [r, new Set<string>()]));
+    for (const r of extRows) extremities.get(r.room_id)?.add(r.event_id);
+    const extremitiesBefore = new Map([...extremities].map(([r, set]) => [r, new Set(set)]));
+    const existing = new Set(existRows.map((r) => r.event_id));
+    // State after each event of this batch, and of the prev events it builds on.
+    const groupAfter = new Map<string, number | undefined>(prevGroups);
+    const groupIds = idRows.map((r) => Number(r.id));
+    const batchGroups = new Map<number, NewGroup>();
+    const eventRows: Record<string, unknown>[] = [];
+    const edgeRows: Record<string, unknown>[] = [];
+    const toGroupRows: Record<string, unknown>[] = [];
+    const groupRows: Record<string, unknown>[] = [];
+    const groupEdgeRows: Record<string, unknown>[] = [];
+    const groupStateRows: Record<string, unknown>[] = [];
+    const memberRows: Record<string, unknown>[] = [];
+    const relationRows: Record<string, unknown>[] = [];
+    const redactionRows: Record<string, unknown>[] = [];
+    const txnRows: Record<string, unknown>[] = [];
+    const roomRows: Record<string, unknown>[] = [];
+    const deltaRows: Record<string, unknown>[] = [];
+    const current = new Map<string, { room_id: string; type: string; state_key: string; event_id: string; membership: string | null }>();
+    const localMembers = new Map<string, Record<string, unknown>>();
+    const persisted: PersistedEvent[] = [];
+    let position = 0;
+
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as PersistItem;
+      const stream = ids[i] as number;
+      if (existing.has(item.eventId)) {
+        // Our own new event cannot already exist unless two identical ones were built (two v12
+        // rooms created by one user in the same millisecond): the creator rebuilds with a later time.
+        if (item.requireExtremities) throw new StaleExtremitiesError(item.roomId);
+        persisted.push({ eventId: item.eventId, streamOrdering: stream, stateGroup: undefined, duplicate: true });
+        continue;
+      }
+      existing.add(item.eventId);
+      position = Math.max(position, stream);
+      const pdu = item.pdu;
+      const rv = getRoomVersion(item.roomVersion);
+      if (!rv) throw new Error(`unknown room version ${item.roomVersion}`);
+      const prevs = (pdu.prev_events ?? []).map(referenceEventId);
+      const roomExt = extremities.get(item.roomId) as Set<string>;
+      const extends_ = [...roomExt].every((e) => prevs.includes(e));
+      if (item.requireExtremities && !sameSet(item.requireExtremities, roomExt)) throw new StaleExtremitiesError(item.roomId);
+      const outlier = item.outlier === true;
+      const rejected = item.rejectedReason !== undefined;
+      const sk = typeof pdu.state_key === 'string' ? pdu.state_key : undefined;
+      if (hasNul(pdu.type) || hasNul(sk ?? '') || hasNul(item.eventId)) throw new Error(`event ${JSON.stringify(item.eventId)} has NUL in its type, state key or ID`);
+      const content: JsonObject = isJsonObject(pdu.content) ? pdu.content : {};
+      const membership = pdu.type === 'm.room.member' ? textColumn(content.membership) : null;
+      const redacts = pdu.type === 'm.room.redaction' ? textColumn(redactsOf(pdu, rv)) : null;
+
+      // State before and after.
+      let before: number | undefined;
+      let after: number | undefined;
+      let replaces: string | undefined;
+      if (!outlier) {
+        before = this.groupBefore(item, prevs, groupAfter);
+        after = before;
+        if (sk !== undefined && !rejected) {
+          const k = stateKey(pdu.type, sk);
+          replaces = before === undefined ? undefined : await this.lookup(tx, batchGroups, before, k);
+          const group = await this.newGroup(tx, batchGroups, groupIds.shift() as number, before, k, item);
+          batchGroups.set(group.id, group);
+          groupRows.push({ id: group.id, room_id: item.roomId, event_id: item.eventId, delta_depth: group.depth });
+          if (group.prev !== undefined) groupEdgeRows.push({ state_group: group.id, prev_state_group: group.prev });
+          for (const [gk, id] of group.entries) {
+            const [type, key] = splitKey(gk);
+            groupStateRows.push({ state_group: group.id, room_id: item.roomId, type, state_key: key, event_id: id });
+          }
+          after = group.id;
+        }
+        groupAfter.set(item.eventId, after);
+        if (after !== undefined) toGroupRows.push({ event_id: item.eventId, state_group: after });
+      }
+
+      eventRows.push({
+        stream_ordering: stream,
+        topological_ordering: pdu.depth,
+        event_id: item.eventId,
+        room_id: item.roomId,
+        type: pdu.type,
+        state_key: sk ?? null,
+        sender: pdu.sender,
+        origin_server_ts: pdu.origin_server_ts,
+        received_ts: now,
+        membership,
+        redacts,
+        replaces_state: replaces ?? null,
+        contains_url: typeof content.url === 'string',
+        rejected_reason: item.rejectedReason ?? null,
+        outlier,
+        instance_name: instance,
+        txn_id: item.txn?.txnId ?? null,
+        txn_scope: item.txn?.scope ?? null,
+        json: canonicalJson(pdu, { lenientNumbers: !rv.strictCanonicalJson }),
+      });
+      for (const p of prevs) edgeRows.push({ event_id: item.eventId, prev_event_id: p });
+
+      if (!outlier && !rejected) {
+        for (const p of prevs) roomExt.delete(p);
+        roomExt.add(item.eventId);
+        if (!extends_) {
+          this.opts.log.warn('event does not extend the current state of its room; current state left as it was', {
+            room_id: item.roomId,
+            event_id: item.eventId,
+          });
+        }
+      }
+      if (rejected) {
+        persisted.push({ eventId: item.eventId, streamOrdering: stream, stateGroup: after, duplicate: false });
+        continue;
+      }
+
+      const changesCurrent = !outlier && extends_ && sk !== undefined;
+      if (changesCurrent) {
+        const ck = `${item.roomId}\u0000${pdu.type}\u0000${sk}`;
+        current.set(ck, { room_id: item.roomId, type: pdu.type, state_key: sk, event_id: item.eventId, membership });
+        deltaRows.push({
+          stream_id: stream,
+          room_id: item.roomId,
+          type: pdu.type,
+          state_key: sk,
+          event_id: item.eventId,
+          prev_event_id: replaces ?? null,
+          instance_name: instance,
+        });
+      }
+      if (membership !== null && sk !== undefined) {
+        memberRows.push({
+          event_id: item.eventId,
+          user_id: sk,
+          sender: pdu.sender,
+          room_id: item.roomId,
+          membership,
+          stream_ordering: stream,
+          displayname: textColumn(content.displayname),
+          avatar_url: textColumn(content.avatar_url),
+        });
+        // Remote invites arrive as outliers and still belong in the invitee's room list.
+        if (serverOf(sk) === this.opts.serverName && (changesCurrent || outlier)) {
+          localMembers.set(`${sk}\u0000${item.roomId}`, {
+            room_id: item.roomId,
+            user_id: sk,
+            event_id: item.eventId,
+            membership,
+            stream_ordering: stream,
+            forgotten: false,
+          });
+        }
+      }
+      if (pdu.type === 'm.room.create' && sk === '' && !outlier) {
+        const v = content.room_version;
+        roomRows.push({
+          room_id: item.roomId,
+          room_version: typeof v === 'string' ? v : '1',
+          creator: rv.implicitRoomCreator ? pdu.sender : typeof content.creator === 'string' ? content.creator : null,
+          is_public: false,
+          created_ts: pdu.origin_server_ts,
+        });
+      }
+      const relation = relationOf(content);
+      if (relation && !hasNul(relation.relType + relation.eventId + (relation.key ?? ''))) relationRows.push({ event_id: item.eventId, relates_to_id: relation.eventId, relation_type: relation.relType, aggregation_key: relation.key ?? null });
+      if (redacts !== null && item.applyRedaction !== false) {
+        redactionRows.push({ event_id: item.eventId, redacts, received_ts: now, have_censored: false });
+      }
+      if (item.txn) {
+        txnRows.push({
+          user_id: item.txn.userId,
+          txn_scope: item.txn.scope,
+          room_id: item.roomId,
+          txn_id: item.txn.txnId,
+          event_id: item.eventId,
+          inserted_ts: now,
+        });
+      }
+      persisted.push({ eventId: item.eventId, streamOrdering: stream, stateGroup: after, duplicate: false });
+    }
+
+    // Every write below is independent (no foreign keys): issue them all, pipelined, in one go.
+    const writes: Promise<unknown>[] = [
+      insertRows(tx, 'rooms', roomRows),
+      insertRows(tx, 'events', eventRows),
+      insertRows(tx, 'event_edges', edgeRows),
+      insertRows(tx, 'state_groups', groupRows),
+      insertRows(tx, 'state_group_edges', groupEdgeRows),
+      insertRows(tx, 'state_groups_state', groupStateRows),
+      insertRows(tx, 'event_to_state_groups', toGroupRows),
+      insertRows(tx, 'room_memberships', memberRows),
+      insertRows(tx, 'event_relations', relationRows),
+      insertRows(tx, 'redactions', redactionRows),
+      insertRows(tx, 'event_txn_id', txnRows),
+      insertRows(tx, 'current_state_delta_stream', deltaRows),
+    ];
+    if (current.size > 0) {
+      writes.push(tx`
+        INSERT INTO current_state_events ${tx([...current.values()])}
+        ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = EXCLUDED.event_id, membership = EXCLUDED.membership`);
+    }
+    if (localMembers.size > 0) {
+      writes.push(tx`
+        INSERT INTO local_current_membership ${tx([...localMembers.values()] as never)}
+        ON CONFLICT (user_id, room_id) DO UPDATE SET event_id = EXCLUDED.event_id, membership = EXCLUDED.membership,
+          stream_ordering = EXCLUDED.stream_ordering, forgotten = false`);
+    }
+    // Extremity changes as disjoint deletes and inserts, so the pipelined statements need no order.
+    const removed: Array<{ room_id: string; event_id: string }> = [];
+    const added: Array<{ room_id: string; event_id: string }> = [];
+    for (const [room_id, now] of extremities) {
+      const was = extremitiesBefore.get(room_id) ?? new Set<string>();
+      for (const event_id of was) if (!now.has(event_id)) removed.push({ room_id, event_id });
+      for (const event_id of now) if (!was.has(event_id)) added.push({ room_id, event_id });
+    }
+    if (removed.length > 0) {
+      writes.push(tx`
+        DELETE FROM event_forward_extremities
+        WHERE (room_id, event_id) IN (SELECT * FROM unnest(${removed.map((r) => r.room_id)}::text[], ${removed.map((r) => r.event_id)}::text[]))`);
+    }
+    writes.push(insertRows(tx, 'event_forward_extremities', added));
+    await Promise.all(writes);
+    if (position === 0) position = this.opts.writer.position;
+    return { events: persisted, position, groups: [...batchGroups.values()] };
+  }
+
+  private groupBefore(item: PersistItem, prevs: readonly string[], groupAfter: ReadonlyMap<string, number | undefined>): number | undefined {
+    if (item.stateGroupBefore !== undefined) return item.stateGroupBefore ?? undefined;
+    if (prevs.length === 0) return undefined;
+    if (prevs.length > 1) {
+      throw new Error(`event ${item.eventId} has several prev_events: the caller must resolve and pass stateGroupBefore`);
+    }
+    const g = groupAfter.get(prevs[0] as string);
+    if (g === undefined) throw new Error(`no state is known after ${prevs[0]}, the prev event of ${item.eventId}`);
+    return g;
+  }
+
+  /** One state entry of a group that may have been made earlier in this batch. */
+  private async lookup(tx: TransactionSql, batch: ReadonlyMap<number, NewGroup>, group: number, key: StateKey): Promise<string | undefined> {
+    let g: number | undefined = group;
+    while (g !== undefined) {
+      const made = batch.get(g);
+      if (!made) break;
+      const hit = made.entries.get(key);
+      if (hit !== undefined) return hit;
+      if (made.prev === undefined) return undefined;
+      g = made.prev;
+    }
+    if (g === undefined) return undefined;
+    const [type, sk] = splitKey(key);
+    return (await this.opts.state.groupState(g, [[type, sk]], tx)).get(key);
+  }
+
+  /** The full state of a group that may have been made earlier in this batch. */
+  private async fullState(tx: TransactionSql, batch: ReadonlyMap<number, NewGroup>, group: number): Promise<StateMap> {
+    const made = batch.get(group);
+    if (!made) return this.opts.state.groupState(group, undefined, tx);
+    const base = made.prev === undefined ? new Map<StateKey, string>() : new Map(await this.fullState(tx, batch, made.prev));
+    for (const [k, v] of made.entries) base.set(k, v);
+    return base;
+  }
+
+  private async depthOf(tx: TransactionSql, batch: ReadonlyMap<number, NewGroup>, group: number): Promise<number> {
+    return batch.get(group)?.depth ?? this.opts.state.groupDepth(group, tx);
+  }
+
+  /** A delta on `before` while the chain stays short, else a full snapshot. */
+  private async newGroup(
+    tx: TransactionSql,
+    batch: ReadonlyMap<number, NewGroup>,
+    id: number,
+    before: number | undefined,
+    key: StateKey,
+    item: PersistItem,
+  ): Promise<NewGroup> {
+    const base = { id, roomId: item.roomId, eventId: item.eventId };
+    if (before !== undefined) {
+      const depth = (await this.depthOf(tx, batch, before)) + 1;
+      if (depth <= this.maxDelta) return { ...base, prev: before, depth, entries: new Map([[key, item.eventId]]) };
+    }
+    const full = before === undefined ? new Map<StateKey, string>() : new Map(await this.fullState(tx, batch, before));
+    full.set(key, item.eventId);
+    return { ...base, prev: undefined, depth: 0, entries: full };
+  }
+}
