@@ -32,9 +32,14 @@ import { InProcessBus, RedisBus, ReplicationServer, StreamPublisher, type Replic
 import { applyMigrations, InstanceIds, openDatabase, StreamWriter, waitForSchema, type Database } from '@hs/storage';
 import { createManifest } from './endpoints.ts';
 import { readLogConfig } from './log-config.ts';
+import { createDomains, type Domains } from './domains.ts';
 
 /** Persisted streams whose IDs come from a sequence (typing is in-memory and has none). */
 const SEQUENCED_STREAMS = new Set(['events', 'to_device', 'account_data', 'receipts', 'presence', 'push_rules', 'device_lists']);
+/** JSON request bodies: generous for key backups and to-device batches, bounded against abuse. */
+const MAX_JSON_BODY_BYTES = 10 * 1024 * 1024;
+/** Streams with no `stream_writers` key: always written by main, as in Synapse. */
+const MAIN_ONLY_STREAMS = ['pushers'];
 
 export interface RunningProcess {
   readonly plan: RolePlan;
@@ -110,7 +115,8 @@ export async function startHomeserverProcess(loaded: LoadedConfig): Promise<Runn
   const cleanup: Array<() => Promise<void>> = [() => database.close()];
   const bus = createBus(plan, config.serverName, log, registry);
   const listeners: { source: string; bound: BoundListener }[] = [];
-  const writers: StreamWriter[] = [];
+  const writers = new Map<string, StreamWriter>();
+  let domains: Domains | undefined;
   let publisher: StreamPublisher | undefined;
   try {
     if (plan.isMain) await applyMigrations(database.sql, log);
@@ -120,16 +126,24 @@ export async function startHomeserverProcess(loaded: LoadedConfig): Promise<Runn
     await bus.start();
     cleanup.unshift(async () => bus.stop());
     publisher = new StreamPublisher({ bus, logger: log });
-    for (const stream of plan.writes) {
-      if (!SEQUENCED_STREAMS.has(stream)) continue;
+    const written = [...plan.writes.filter((s) => SEQUENCED_STREAMS.has(s)), ...(plan.isMain ? MAIN_ONLY_STREAMS : [])];
+    for (const stream of written) {
       const writer = await StreamWriter.open(database.sql, stream, plan.instanceName, log);
-      writers.push(writer);
+      writers.set(stream, writer);
       publisher.addStream(stream, writer.position);
       writer.onAdvance((pos) => publisher?.advance(stream, pos));
     }
     publisher.start();
 
+    // The Client-Server domains run where their streams are written. Until workers can forward writes
+    // over HTTP replication, that is main; workers serve discovery, keys, health and metrics.
+    if (plan.isMain) {
+      domains = await createDomains({ config, sql: database.sql, log, signingKey: keys[0] as SigningKey, writers });
+      cleanup.unshift(() => (domains as Domains).close());
+    }
+
     const handlers = new Map<string, Handler>([
+      ...(domains?.handlers ?? []),
       ...createBuiltinHandlers({ registry, isHealthy: () => healthy }),
       ...createDiscoveryHandlers({
         serverName: config.serverName,
@@ -162,7 +176,10 @@ export async function startHomeserverProcess(loaded: LoadedConfig): Promise<Runn
         metrics: httpMetrics,
         xForwarded: l.xForwarded,
         maxRawBytes: config.maxUploadSize,
+        maxJsonBytes: MAX_JSON_BODY_BYTES,
         routers: resources.has('replication') ? [replicationServer.router] : [],
+        ...(domains ? { authenticate: domains.authenticate } : {}),
+        servedEndpoints: domains ? undefined : new Set(handlers.keys()),
       });
       const bound = await bindListener(l.address, app);
       log.info(`listening on ${bound.addresses.join(', ')} (${[...resources].join(', ')})`);
@@ -189,7 +206,7 @@ export async function startHomeserverProcess(loaded: LoadedConfig): Promise<Runn
         log.info('shutting down: draining requests');
         await Promise.all(listeners.map((l) => l.bound.close(graceMs)));
         publisher?.stop();
-        await Promise.all(writers.map((w) => w.flush()));
+        await Promise.all([...writers.values()].map((w) => w.flush()));
         for (const c of cleanup) await c().catch((e: unknown) => log.error('error during shutdown', { error: String(e) }));
         log.info('stopped');
       })();

@@ -162,3 +162,17 @@ export async function getIgnoredUsers(sql: Sql, userId: string): Promise<string[
   const ignored = content?.ignored_users;
   return ignored && typeof ignored === 'object' && !Array.isArray(ignored) ? Object.keys(ignored) : [];
 }
+
+/** `getIgnoredUsers` for many users in one query (push actions evaluate every member of a room). */
+export async function getIgnoredUsersOf(sql: Sql, userIds: readonly string[]): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  if (userIds.length === 0) return out;
+  const rows = await sql<{ user_id: string; content: JsonObject }[]>`
+    SELECT user_id, content FROM account_data
+    WHERE user_id = ANY(${userIds as string[]}) AND account_data_type = ${IGNORED_USERS_TYPE}`;
+  for (const r of rows) {
+    const ignored = r.content.ignored_users;
+    if (ignored && typeof ignored === 'object' && !Array.isArray(ignored)) out.set(r.user_id, new Set(Object.keys(ignored)));
+  }
+  return out;
+}

@@ -130,8 +130,8 @@ form_secret: ${q(o.formSecret)}
 # Open registration is off; accounts are created with the shared secret above or the admin API.
 enable_registration: false
 
-# Room version for new rooms.
-default_room_version: "10"
+# Room version for new rooms (the spec recommends 12).
+default_room_version: "12"
 
 # Servers trusted to vouch for other servers' signing keys when those cannot be fetched directly.
 trusted_key_servers:

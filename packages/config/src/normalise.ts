@@ -292,7 +292,8 @@ export function normaliseConfig(raw: Obj, options: NormaliseOptions): Config {
     enableMediaRepo: bool(raw, 'enable_media_repo') ?? true,
     maxUploadSize: tryParse(raw['max_upload_size'], parseSize, 50 * 1024 * 1024),
     defaultRoomVersion:
-      typeof roomVersion === 'string' || typeof roomVersion === 'number' ? String(roomVersion) : '10',
+      // The spec recommends version 12 for new rooms (Synapse still defaults to 10).
+      typeof roomVersion === 'string' || typeof roomVersion === 'number' ? String(roomVersion) : '12',
     presence: { enabled: bool(obj(raw, 'presence'), 'enabled') ?? true },
     allowPublicRoomsOverFederation: bool(raw, 'allow_public_rooms_over_federation') ?? false,
     allowPublicRoomsWithoutAuth: bool(raw, 'allow_public_rooms_without_auth') ?? false,

@@ -107,7 +107,7 @@ describe('accepted configurations', () => {
     assert.equal(config.signingKeyPath, '/srv/hs/example.com.signing.key');
     assert.equal(config.mediaStorePath, '/srv/hs/media_store');
     assert.equal(config.maxUploadSize, 50 * 1024 * 1024);
-    assert.equal(config.defaultRoomVersion, '10');
+    assert.equal(config.defaultRoomVersion, '12');
     assert.equal(config.redis.enabled, false);
     assert.equal(config.runBackgroundTasksOn, 'main');
     assert.deepEqual(config.streamWriters.events, ['main']);

@@ -31,6 +31,11 @@ export interface ListenerAppOptions {
   readonly authenticate?: Authenticator;
   /** Where body schemas come from (default: the repository's `schemas/`). */
   readonly bodySchemas?: BodySchemas;
+  /**
+   * Serve only these endpoint names of what the manifest assigns to this process (the rest answer 404).
+   * For processes that run a subset of the domains; by default every assigned endpoint must have a handler.
+   */
+  readonly servedEndpoints?: ReadonlySet<string>;
 }
 
 const CORS_HEADERS = {
@@ -87,7 +92,8 @@ export function createListenerApp(opts: ListenerAppOptions): express.Express {
   app.set('trust proxy', opts.xForwarded ? true : false);
   app.set('query parser', 'simple');
 
-  const served = opts.manifest.servedBy(opts.kind, opts.resources);
+  const assigned = opts.manifest.servedBy(opts.kind, opts.resources);
+  const served = opts.servedEndpoints ? assigned.filter((e) => opts.servedEndpoints?.has(e.decl.name)) : assigned;
   const schemas = opts.bodySchemas ?? new BodySchemas();
   for (const ep of served) {
     if (!opts.handlers.has(ep.decl.name)) throw new Error(`no handler bound for endpoint ${ep.decl.name}`);

@@ -1,6 +1,6 @@
 import type { Logger, NotifyFn } from '@hs/core';
 import type { Sql, StreamWriter } from '@hs/storage';
-import type { EventPersister } from './persister.ts';
+import type { EventPersister, NewlyPersistedEvent } from './persister.ts';
 
 /** The server's event signing key. */
 export interface ServerKey {
@@ -26,6 +26,8 @@ export interface RoomsDeps {
   readonly eventsWriter: StreamWriter;
   /** The user's global profile, for join/invite/knock events; undefined fields are left out. */
   getProfile(userId: string): Promise<MemberProfile>;
+  /** Runs after each commit of the local persister, before its notify (push actions, counts). */
+  readonly onPersisted?: (events: readonly NewlyPersistedEvent[]) => Promise<void> | void;
   /** Swap in a remote persister (HTTP replication to the events writer). Default: persist locally. */
   readonly persister?: EventPersister;
   /** Room version for new rooms when the client names none. Default: the spec's recommendation. */

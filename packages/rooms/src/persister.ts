@@ -73,6 +73,18 @@ export class StaleExtremitiesError extends Error {
   }
 }
 
+/** An event one `persist` call wrote (duplicates left out), as `onPersisted` hears of it. */
+export interface NewlyPersistedEvent {
+  readonly eventId: string;
+  readonly roomId: string;
+  readonly pdu: PDU;
+  readonly streamOrdering: number;
+  readonly outlier: boolean;
+  readonly rejected: boolean;
+  /** For a state event: the event it replaced in the state before it (what membership was before a member event). */
+  readonly replacesState: string | undefined;
+}
+
 export interface LocalPersisterOptions {
   readonly sql: Sql;
   readonly writer: StreamWriter;
@@ -83,10 +95,20 @@ export interface LocalPersisterOptions {
   /** A delta chain longer than this gets a full snapshot instead. */
   readonly maxDeltaChain?: number;
   readonly clock?: () => number;
+  /**
+   * Called after each commit with the events written, in stream order, and BEFORE that commit's
+   * `notify`: what it derives (push actions, notification counts) is in place when /sync wakes.
+   * Calls run one at a time in commit order, but `persist` does not wait for its call (unless many
+   * are pending): the room's next batch is persisted meanwhile. `settled()` waits for all of them.
+   * A failure is logged, never thrown, since the events are committed by then.
+   */
+  readonly onPersisted?: (events: readonly NewlyPersistedEvent[]) => Promise<void> | void;
 }
 
 /** Namespace of the per-room advisory locks taken while persisting. */
 const ROOM_LOCK_NAMESPACE = 730_411;
+/** Batches whose onPersisted hook may be pending before persist waits for them (backpressure). */
+const MAX_PENDING_HOOKS = 32;
 /** Postgres takes at most 65 535 parameters per statement. */
 const MAX_PARAMS = 30_000;
 
@@ -131,6 +153,9 @@ export class LocalEventPersister implements EventPersister {
   private readonly opts: LocalPersisterOptions;
   private readonly maxDelta: number;
   private readonly clock: () => number;
+  /** The last `onPersisted` call queued (they never reject) and how many are still pending. */
+  private hooks: Promise<void> = Promise.resolve();
+  private pendingHooks = 0;
 
   constructor(opts: LocalPersisterOptions) {
     this.opts = opts;
@@ -159,13 +184,55 @@ export class LocalEventPersister implements EventPersister {
     }
     const written = result.events.filter((e) => !e.duplicate);
     if (written.length > 0) {
-      try {
-        this.opts.notify({ stream: 'events', position: result.position, rooms: [...rooms], users: [...users] });
-      } catch (e) {
-        this.opts.log.error('events notifier failed', { error: String(e) });
+      const notify = (): void => {
+        try {
+          this.opts.notify({ stream: 'events', position: result.position, rooms: [...rooms], users: [...users] });
+        } catch (e) {
+          this.opts.log.error('events notifier failed', { error: String(e) });
+        }
+      };
+      if (this.opts.onPersisted) {
+        // Hooks run one batch after another (so notifications keep their order), off the room's
+        // critical path: the next batch persists meanwhile. Too many pending: wait for them.
+        const run = this.hooks.then(() => this.runOnPersisted(items, result.events, result.replaced)).then(notify);
+        this.hooks = run;
+        this.pendingHooks++;
+        void run.finally(() => this.pendingHooks--);
+        if (this.pendingHooks > MAX_PENDING_HOOKS) await run;
+      } else {
+        notify();
       }
     }
     return { events: result.events, position: result.position };
+  }
+
+  /** Resolves once every `onPersisted` call (and the notification after it) so far has finished. */
+  async settled(): Promise<void> {
+    await this.hooks;
+  }
+
+  private async runOnPersisted(items: readonly PersistItem[], events: readonly PersistedEvent[], replaced: ReadonlyMap<string, string>): Promise<void> {
+    const out: NewlyPersistedEvent[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as PersistItem;
+      const e = events[i];
+      if (!e || e.duplicate) continue;
+      out.push({
+        eventId: item.eventId,
+        roomId: item.roomId,
+        pdu: item.pdu,
+        streamOrdering: e.streamOrdering,
+        outlier: item.outlier === true,
+        rejected: item.rejectedReason !== undefined,
+        replacesState: replaced.get(item.eventId),
+      });
+    }
+    out.sort((a, b) => a.streamOrdering - b.streamOrdering);
+    try {
+      await this.opts.onPersisted?.(out);
+    } catch (e) {
+      this.opts.log.error('onPersisted hook failed', { error: String(e), events: out.length });
+    }
   }
 
   /** Cache the new groups' full maps where the predecessor's map is cached (the common, hot case). */
@@ -191,7 +258,7 @@ export class LocalEventPersister implements EventPersister {
     tx: TransactionSql,
     items: readonly PersistItem[],
     ids: readonly number[],
-  ): Promise<{ events: PersistedEvent[]; position: number; groups: NewGroup[] }> {
+  ): Promise<{ events: PersistedEvent[]; position: number; groups: NewGroup[]; replaced: Map<string, string> }> {
     const now = this.clock();
     const instance = this.opts.writer.instanceName;
     const roomIds = [...new Set(items.map((i) => i.roomId))].sort();
@@ -230,6 +297,7 @@ export class LocalEventPersister implements EventPersister {
     const current = new Map<string, { room_id: string; type: string; state_key: string; event_id: string; membership: string | null }>();
     const localMembers = new Map<string, Record<string, unknown>>();
     const persisted: PersistedEvent[] = [];
+    const replaced = new Map<string, string>();
     let position = 0;
 
     for (let i = 0; i < items.length; i++) {
@@ -269,6 +337,7 @@ export class LocalEventPersister implements EventPersister {
         if (sk !== undefined && !rejected) {
           const k = stateKey(pdu.type, sk);
           replaces = before === undefined ? undefined : await this.lookup(tx, batchGroups, before, k);
+          if (replaces !== undefined) replaced.set(item.eventId, replaces);
           const group = await this.newGroup(tx, batchGroups, groupIds.shift() as number, before, k, item);
           batchGroups.set(group.id, group);
           groupRows.push({ id: group.id, room_id: item.roomId, event_id: item.eventId, delta_depth: group.depth });
@@ -428,7 +497,7 @@ export class LocalEventPersister implements EventPersister {
     writes.push(insertRows(tx, 'event_forward_extremities', added));
     await Promise.all(writes);
     if (position === 0) position = this.opts.writer.position;
-    return { events: persisted, position, groups: [...batchGroups.values()] };
+    return { events: persisted, position, groups: [...batchGroups.values()], replaced };
   }
 
   private groupBefore(item: PersistItem, prevs: readonly string[], groupAfter: ReadonlyMap<string, number | undefined>): number | undefined {

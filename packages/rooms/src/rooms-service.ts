@@ -43,6 +43,7 @@ export class RoomsService implements RoomsContext {
         serverName: deps.serverName,
         notify: deps.notify,
         log: deps.log,
+        ...(deps.onPersisted ? { onPersisted: deps.onPersisted } : {}),
         maxDeltaChain: deps.maxStateDeltaChain,
         clock: this.clock,
       });

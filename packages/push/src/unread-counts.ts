@@ -1,0 +1,93 @@
+/**
+ * Notification counts (client-server API › Receipts › Threaded read receipts, and /sync's
+ * `unread_notifications` / `unread_thread_notifications`): a user's push actions after their latest
+ * read receipt. `m.read` and `m.read.private` both count, the later one wins. An unthreaded receipt
+ * covers every thread up to its event; a threaded receipt covers only its own thread (`main` is the
+ * main timeline), so a thread's counts start after the later of the two.
+ *
+ * One query for any number of rooms: per room a range scan of the room's push actions from the
+ * user's unthreaded receipt on (primary key `(room_id, stream_ordering, …)`), keeping rows with the
+ * user's recipient bit set; per-thread receipts filter what remains. The scan is as long as the
+ * room's notifying events since that receipt — one row per event, whatever the room's size.
+ */
+import type { Sql } from '@hs/storage';
+import { MAIN_THREAD_ID } from './event-threads.ts';
+
+/** The receipt types that mark events read. */
+export const READ_RECEIPT_TYPES: readonly string[] = ['m.read', 'm.read.private'];
+
+export interface UnreadCounts {
+  readonly notification_count: number;
+  readonly highlight_count: number;
+}
+
+/** One room's counts: totals over every thread, the main timeline alone, and each thread with unread notifications. */
+export interface RoomUnreadCounts extends UnreadCounts {
+  readonly main: UnreadCounts;
+  /** Thread root → counts; threads with nothing unread are absent. */
+  readonly unread_thread_notifications: Readonly<Record<string, UnreadCounts>>;
+}
+
+const ZERO: UnreadCounts = Object.freeze({ notification_count: 0, highlight_count: 0 });
+
+/** Counts for each of `roomIds` (every room present, zeros where nothing is unread). */
+export async function getUnreadCounts(sql: Sql, userId: string, roomIds: readonly string[]): Promise<Map<string, RoomUnreadCounts>> {
+  const rooms = [...new Set(roomIds)];
+  const out = new Map<string, RoomUnreadCounts>();
+  if (rooms.length === 0) return out;
+  const rows = await sql<{ room_id: string; thread_id: string; notifs: number; highlights: number }[]>`
+    WITH mem AS (
+      SELECT room_id, idx FROM push_room_members WHERE user_id = ${userId} AND room_id = ANY(${rooms})
+    ), rec AS (
+      SELECT room_id, thread_id, max(event_stream_ordering) AS so FROM receipts_linearized
+       WHERE user_id = ${userId} AND room_id = ANY(${rooms}) AND receipt_type = ANY(${READ_RECEIPT_TYPES as string[]})
+         AND event_stream_ordering IS NOT NULL
+       GROUP BY room_id, thread_id
+    )
+    SELECT a.room_id, a.thread_id,
+           count(*) FILTER (WHERE a.notif)::int AS notifs, count(*) FILTER (WHERE a.highlight)::int AS highlights
+      FROM mem
+      JOIN event_push_actions a
+        ON a.room_id = mem.room_id
+       AND a.stream_ordering > coalesce((SELECT so FROM rec WHERE rec.room_id = mem.room_id AND rec.thread_id IS NULL), 0)
+      LEFT JOIN rec t ON t.room_id = a.room_id AND t.thread_id = a.thread_id
+     WHERE (t.so IS NULL OR a.stream_ordering > t.so)
+       AND CASE WHEN octet_length(a.recipients) > mem.idx / 8 THEN get_bit(a.recipients, mem.idx) = 1 ELSE false END
+     GROUP BY a.room_id, a.thread_id`;
+  type CountRow = (typeof rows)[number];
+  const byRoom = new Map<string, CountRow[]>();
+  for (const r of rows) {
+    let list = byRoom.get(r.room_id);
+    if (!list) byRoom.set(r.room_id, (list = []));
+    list.push(r);
+  }
+  for (const roomId of rooms) {
+    let notifs = 0;
+    let highlights = 0;
+    let main = ZERO;
+    const threads: Record<string, UnreadCounts> = {};
+    for (const r of byRoom.get(roomId) ?? []) {
+      notifs += r.notifs;
+      highlights += r.highlights;
+      const counts = { notification_count: r.notifs, highlight_count: r.highlights };
+      if (r.thread_id === MAIN_THREAD_ID) main = counts;
+      else threads[r.thread_id] = counts;
+    }
+    out.set(roomId, { notification_count: notifs, highlight_count: highlights, main, unread_thread_notifications: threads });
+  }
+  return out;
+}
+
+/**
+ * A room's counts as /sync sends them: with thread notifications (the filter's
+ * `unread_thread_notifications`), the main timeline's counts plus one entry per thread; without,
+ * everything in one count.
+ */
+export function syncUnreadCounts(
+  counts: RoomUnreadCounts | undefined,
+  threaded: boolean,
+): { unread_notifications: UnreadCounts; unread_thread_notifications?: Record<string, UnreadCounts> } {
+  if (!counts) return threaded ? { unread_notifications: ZERO, unread_thread_notifications: {} } : { unread_notifications: ZERO };
+  if (!threaded) return { unread_notifications: { notification_count: counts.notification_count, highlight_count: counts.highlight_count } };
+  return { unread_notifications: counts.main, unread_thread_notifications: { ...counts.unread_thread_notifications } };
+}

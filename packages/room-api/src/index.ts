@@ -1,0 +1,10 @@
+export * from './deps.ts';
+export * from './endpoints.ts';
+export * from './handlers.ts';
+export * from './indexer.ts';
+export * from './aggregations.ts';
+export * from './positions.ts';
+export * from './room-event-filter.ts';
+export type { RoomApi } from './api.ts';
+export { createRoomApi } from './api.ts';
+export * from './serve.ts';

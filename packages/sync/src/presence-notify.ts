@@ -1,0 +1,23 @@
+/**
+ * Presence changes are announced per user, but long-polls listen on their own user and their rooms. This
+ * wraps the notifier so that a presence change also wakes the rooms the changed users are joined to (what
+ * Synapse's presence handler does when it notifies), with one indexed query per change.
+ */
+import type { Logger, NotifyFn } from '@hs/core';
+import type { Sql } from '@hs/storage';
+import type { Notifier } from './notifier.ts';
+
+export function presenceAwareNotify(notifier: Notifier, sql: Sql, log: Logger): NotifyFn {
+  return (change) => {
+    notifier.notify(change);
+    if (change.stream !== 'presence' || change.rooms?.length || !change.users?.length) return;
+    const users = [...change.users];
+    void sql<{ room_id: string }[]>`
+      SELECT DISTINCT room_id FROM current_state_events
+      WHERE type = 'm.room.member' AND membership = 'join' AND state_key = ANY(${users}::text[])`
+      .then((rows) => {
+        if (rows.length > 0) notifier.notify({ stream: 'presence', position: change.position, rooms: rows.map((r) => r.room_id) });
+      })
+      .catch((e: unknown) => log.warn('could not find the rooms of a presence change', { error: String(e) }));
+  };
+}
