@@ -71,17 +71,29 @@ function decodeParams(ep: CompiledEndpoint, match: RegExpExecArray): Record<stri
   return out;
 }
 
+function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) if (k.includes('\u0000') || containsNul(v)) return true;
+  }
+  return false;
+}
+
 function parseJsonBody(buf: unknown): unknown {
   if (!Buffer.isBuffer(buf) || buf.length === 0) return undefined;
+  const text = buf.toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(buf.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     throw errors.notJson('Content not JSON.');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw errors.badJson('Content must be a JSON object.');
   }
+  // Postgres text cannot hold U+0000, so no domain could store it: refuse it here, once, for everyone.
+  if (text.includes('\\u0000') && containsNul(value)) throw errors.badJson('Content must not contain NUL (U+0000) characters.');
   return value;
 }
 

@@ -138,3 +138,13 @@ test('health and metrics, with the instance label and per-endpoint counters', as
   assert.match(m.text, /synapse_http_server_requests_received_total\{method="GET",servlet="get_thing",instance="test-instance"\} \d+/);
   assert.match(m.text, /process_cpu_user_seconds_total\{instance="test-instance"\}/);
 });
+
+test('JSON bodies with NUL characters are refused with M_BAD_JSON (Postgres cannot store them)', async () => {
+  const r = await call('POST', '/_matrix/client/v3/echo/x', JSON.stringify({ a: { b: ['ok', 'x\u0000y'] } }));
+  assert.equal(r.status, 400);
+  assert.equal(r.json.errcode, 'M_BAD_JSON');
+  const key = await call('POST', '/_matrix/client/v3/echo/x', JSON.stringify({ ['k\u0000']: 1 }));
+  assert.equal(key.json.errcode, 'M_BAD_JSON');
+  const escapedBackslash = await call('POST', '/_matrix/client/v3/echo/x', JSON.stringify({ a: '\\u0000 is only text' }));
+  assert.equal(escapedBackslash.status, 200, 'a literal backslash-u text is fine');
+});
