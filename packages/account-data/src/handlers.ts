@@ -2,13 +2,12 @@
  * Handlers for account data, tags, filters, capabilities, OpenID tokens and content reports.
  * Everything under /user/{userId} acts on the requester's own data only (403 otherwise).
  */
-import { MatrixError, errors, isJsonObject, type JsonObject } from '@hs/core';
+import { MatrixError, errors, isJsonObject, looksLikeEventId, looksLikeRoomId, looksLikeUserId, type JsonObject } from '@hs/core';
 import type { Handler, RequestContext, Requester } from '@hs/http';
 import { LocalAccountDataWriter, getGlobalAccountData, getRoomAccountData, getRoomTags, type AccountDataWriter } from './account-data-store.ts';
 import { buildCapabilities } from './capabilities.ts';
 import type { AccountDataDeps } from './deps.ts';
 import { createFilter, getFilter } from './filters.ts';
-import { looksLikeEventId, looksLikeRoomId, looksLikeUserId } from './ids.ts';
 import { issueOpenIdToken } from './openid.ts';
 import { addEventReport, addRoomReport, addUserReport } from './reports.ts';
 

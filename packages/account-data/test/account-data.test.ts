@@ -1,8 +1,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { getAccountDataUpdates, getIgnoredUsers, getRoomAccountData } from '../src/account-data-store.ts';
-import { responseValidator, specAvailable } from './spec-schema.ts';
+import { responseValidator, specPresent } from '../../../e2e/support/openapi.ts';
 import { enc, startHarness, type Harness } from './support.ts';
+
+const haveSpec = specPresent('spec shape checks in account-data.test.ts');
 
 const ALICE = '@alice:test';
 const BOB = '@bob:test';
@@ -162,7 +164,7 @@ test('ignored users come from m.ignored_user_list', async () => {
   assert.deepEqual(await getIgnoredUsers(h.db.sql, dan), []);
 });
 
-test('response shapes match the spec (account data, tags)', { skip: !specAvailable() && 'spec data not present' }, async () => {
+test('response shapes match the spec (account data, tags)', { skip: !haveSpec && 'spec data not present' }, async () => {
   const shapes: [string, string, string, string][] = [
     ['account-data.yaml', '/user/{userId}/account_data/{type}', 'get', globalPath(ALICE, 'org.example.config')],
     ['account-data.yaml', '/user/{userId}/rooms/{roomId}/account_data/{type}', 'get', roomPath(ALICE, ROOM, 'org.example.pref')],
@@ -180,4 +182,3 @@ test('response shapes match the spec (account data, tags)', { skip: !specAvailab
   // The tag schema must be able to fail: a tag with a string order is not a Tag.
   assert.equal(responseValidator('tags.yaml', '/user/{userId}/rooms/{roomId}/tags', 'get')({ tags: { x: { order: 'high' } } }), false);
 });
-if (!specAvailable()) console.warn('!!! /work/shared/matrix-spec is missing: spec shape checks in account-data.test.ts are SKIPPED');

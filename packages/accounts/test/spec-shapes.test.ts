@@ -4,56 +4,14 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import { parse } from 'yaml';
+import { assertResponseShape, specPresent } from '../../../e2e/support/openapi.ts';
 import { createLoginToken } from '../src/login-tokens.ts';
 import { passwordAuth, startHarness, type Harness } from './support.ts';
 
-const SPEC_DIR = '/work/shared/matrix-spec/data/api/client-server';
-const haveSpec = fs.existsSync(SPEC_DIR);
-if (!haveSpec) console.warn(`\n*** spec-shapes: ${SPEC_DIR} is absent — SKIPPING the OpenAPI response checks ***\n`);
-
-/** Load a YAML file and inline every relative `$ref` (with an optional `#/pointer`). */
-function loadResolved(file: string, seen: string[] = []): unknown {
-  const doc = parse(fs.readFileSync(file, 'utf8')) as unknown;
-  const resolve = (node: unknown, base: string): unknown => {
-    if (Array.isArray(node)) return node.map((n) => resolve(n, base));
-    if (node === null || typeof node !== 'object') return node;
-    const obj = node as Record<string, unknown>;
-    if (typeof obj.$ref === 'string') {
-      const [rel, pointer] = obj.$ref.split('#');
-      const target = path.resolve(path.dirname(base), rel ?? '');
-      if (seen.includes(target)) throw new Error(`$ref cycle at ${target}`);
-      let value = loadResolved(target, [...seen, target]);
-      for (const key of (pointer ?? '').split('/').filter(Boolean)) value = (value as Record<string, unknown>)[key];
-      const { $ref: _ignored, ...rest } = obj;
-      return Object.keys(rest).length ? { allOf: [value, resolve(rest, base)] } : value;
-    }
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(obj)) out[k] = resolve(v, base);
-    return out;
-  };
-  return resolve(doc, file);
-}
-
-const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
-const cache = new Map<string, unknown>();
-
-/** The response schema of `method path` for `status` in `file`. */
-function responseSchema(file: string, apiPath: string, method: string, status: number): object {
-  const key = path.join(SPEC_DIR, file);
-  if (!cache.has(key)) cache.set(key, loadResolved(key));
-  const api = cache.get(key) as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>> };
-  const schema = api.paths[apiPath]?.[method]?.responses[String(status)]?.content?.['application/json']?.schema;
-  assert.ok(schema, `no schema for ${method} ${apiPath} ${status} in ${file}`);
-  return schema;
-}
+const haveSpec = specPresent('accounts spec-shapes');
 
 function assertShape(file: string, apiPath: string, method: string, res: { status: number; json: unknown }): void {
-  const validate = ajv.compile(responseSchema(file, apiPath, method, res.status));
-  assert.ok(validate(res.json), `${method.toUpperCase()} ${apiPath} ${res.status}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(res.json)}`);
+  assertResponseShape(file, apiPath, method, res.status, res.json);
 }
 
 let h: Harness;

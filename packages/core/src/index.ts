@@ -7,3 +7,4 @@ export * from './base64.ts';
 export * from './canonical-json.ts';
 export * from './base64.ts';
 export * from './notify.ts';
+export * from './identifiers.ts';

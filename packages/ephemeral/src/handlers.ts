@@ -3,10 +3,9 @@
  * is silent, Synapse: a receipt for an event the server does not know is accepted and ignored, one for
  * an event the user cannot see is refused, and the fully-read marker only moves forward.
  */
-import { errors, isJsonObject, type JsonObject } from '@hs/core';
+import { errors, isJsonObject, looksLikeEventId, looksLikeRoomId, looksLikeUserId, type JsonObject } from '@hs/core';
 import type { Handler, RequestContext, Requester } from '@hs/http';
 import type { EphemeralDeps } from './deps.ts';
-import { looksLikeEventId, looksLikeRoomId, looksLikeUserId } from './ids.ts';
 import { KeyedLock } from './keyed-lock.ts';
 import { defaultPresence, formatPresence, type PresenceValue } from './presence-state.ts';
 import { getPresence } from './presence-store.ts';

@@ -4,40 +4,13 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { parse } from 'yaml';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { assertResponseShape, specPresent } from '../../../e2e/support/openapi.ts';
 import { SERVER, auth, splitMxc, startMediaServer, type MediaServer } from './helpers.ts';
 
-const SPEC = '/work/shared/matrix-spec/data/api/client-server';
-const present = fs.existsSync(SPEC);
-if (!present) console.warn(`!!! ${SPEC} is absent: skipping the media response-shape checks`);
+const present = specPresent('the media response-shape checks');
 
-/** Resolve `$ref`s (file and in-file pointers) and drop OpenAPI-only keywords. */
-function resolve(node: unknown, file: string): unknown {
-  if (Array.isArray(node)) return node.map((n) => resolve(n, file));
-  if (!node || typeof node !== 'object') return node;
-  const obj = node as Record<string, unknown>;
-  if (typeof obj.$ref === 'string') {
-    const [rel, frag = ''] = obj.$ref.split('#');
-    const target = rel ? path.resolve(path.dirname(file), rel) : file;
-    let cur: unknown = parse(fs.readFileSync(target, 'utf8'));
-    for (const part of frag.split('/').filter(Boolean)) cur = (cur as Record<string, unknown>)[part];
-    return resolve(cur, target);
-  }
-  return Object.fromEntries(Object.entries(obj).filter(([k]) => k !== 'example' && k !== 'examples' && !k.startsWith('x-')).map(([k, v]) => [k, resolve(v, file)]));
-}
-
-const ajv = new Ajv2020({ strict: false, validateFormats: false });
 function check(file: string, apiPath: string, method: string, status: number, body: unknown): void {
-  const full = path.join(SPEC, file);
-  const doc = parse(fs.readFileSync(full, 'utf8')) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
-  const response = resolve(doc.paths[apiPath]?.[method]?.responses[String(status)], full) as { content?: Record<string, { schema: object }> };
-  const schema = response?.content?.['application/json']?.schema;
-  assert.ok(schema, `${method} ${apiPath} ${status} has a JSON schema`);
-  const validate = ajv.compile(schema);
-  assert.ok(validate(body), `${method} ${apiPath} ${status}: ${JSON.stringify(validate.errors)} for ${JSON.stringify(body)}`);
+  assertResponseShape(file, apiPath, method, status, body);
 }
 
 let s: MediaServer;

@@ -4,13 +4,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { responseChecker, SPEC_DIR } from './openapi-support.ts';
+import { shapeErrors, specPresent } from '../../../e2e/support/openapi.ts';
 import { startRoomsEnv, u, type RoomsEnv } from './rooms-support.ts';
 
-const available = fs.existsSync(path.join(SPEC_DIR, 'notifications.yaml')) && fs.existsSync(path.join(SPEC_DIR, 'pusher.yaml'));
-if (!available) console.warn(`\n!!! SKIPPING /notifications and /pushers OpenAPI shape checks: ${SPEC_DIR} is absent !!!\n`);
+const available = specPresent('/notifications and /pushers shape checks', 'notifications.yaml', 'pusher.yaml');
+
+/** `check(path, method, status, body)` against one spec file: the mismatch, or null. */
+const responseChecker = (file: string) => (apiPath: string, method: string, status: string, body: unknown) => shapeErrors(file, apiPath, method, status, body);
 
 let env: RoomsEnv;
 const alice = u('alice');

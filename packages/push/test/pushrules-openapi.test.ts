@@ -4,54 +4,19 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import YAML from 'yaml';
+import { assertResponseShape, responseValidator, specPresent } from '../../../e2e/support/openapi.ts';
 import { clientFor, startPushTestEnv, type PushTestEnv } from './support.ts';
 
-const SPEC_DIR = '/work/shared/matrix-spec/data/api/client-server';
-const available = fs.existsSync(path.join(SPEC_DIR, 'pushrules.yaml'));
-if (!available) console.warn(`\n!!! SKIPPING push rule OpenAPI shape checks: ${SPEC_DIR} is absent !!!\n`);
-
-/** Load a YAML file and inline every relative `$ref` (file plus optional JSON-pointer fragment). */
-function loadResolved(file: string): unknown {
-  const cache = new Map<string, unknown>();
-  const load = (f: string): unknown => {
-    if (!cache.has(f)) cache.set(f, YAML.parse(fs.readFileSync(f, 'utf8')));
-    return cache.get(f);
-  };
-  const resolve = (node: unknown, base: string): unknown => {
-    if (Array.isArray(node)) return node.map((n) => resolve(n, base));
-    if (typeof node !== 'object' || node === null) return node;
-    const obj = node as Record<string, unknown>;
-    if (typeof obj.$ref === 'string' && !obj.$ref.startsWith('#')) {
-      const [rel, fragment] = obj.$ref.split('#');
-      const target = path.resolve(path.dirname(base), rel as string);
-      let value = load(target);
-      for (const part of (fragment ?? '').split('/').filter(Boolean)) value = (value as Record<string, unknown>)[part];
-      const { $ref: _ignored, ...siblings } = obj;
-      return { ...(resolve(value, target) as object), ...(resolve(siblings, base) as object) };
-    }
-    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, resolve(v, base)]));
-  };
-  return resolve(load(file), file);
-}
+const available = specPresent('push rule shape checks', 'pushrules.yaml');
 
 let env: PushTestEnv;
-let paths: Record<string, Record<string, { responses: Record<string, { content: { 'application/json': { schema: object } } }> }>>;
-const ajv = new Ajv2020({ strict: false, allErrors: true, allowUnionTypes: true });
 
 function check(pathKey: string, method: string, status: string, body: unknown): void {
-  const schema = paths[pathKey]?.[method]?.responses[status]?.content['application/json'].schema;
-  assert.ok(schema, `no schema for ${method} ${pathKey} ${status}`);
-  const validate = ajv.compile(schema);
-  assert.ok(validate(body), `${method} ${pathKey} ${status}: ${ajv.errorsText(validate.errors)}`);
+  assertResponseShape('pushrules.yaml', pathKey, method, status, body);
 }
 
 before(async () => {
   if (!available) return;
-  paths = (loadResolved(path.join(SPEC_DIR, 'pushrules.yaml')) as { paths: typeof paths }).paths;
   env = await startPushTestEnv();
 });
 after(async () => {
@@ -74,8 +39,7 @@ test('GET /pushrules/ and /pushrules/global/ match the spec, with user rules of 
   // A sanity check that the validator is not vacuous.
   const broken = structuredClone(global.json) as { override: Record<string, unknown>[] };
   delete broken.override[0]?.enabled;
-  const schema = paths['/pushrules/global/']?.get?.responses['200']?.content['application/json'].schema as object;
-  assert.equal(ajv.compile(schema)(broken), false);
+  assert.equal(responseValidator('pushrules.yaml', '/pushrules/global/', 'get')(broken), false);
 });
 
 test('single-rule, enabled and actions responses match the spec', { skip: !available }, async () => {

@@ -10,10 +10,11 @@ import { keyPairFromSeed } from '@hs/events';
 import type { Requester } from '@hs/http';
 import { startTestApp } from '@hs/http/testing';
 import type { TestApp } from '@hs/http/testing';
-import { RoomsService, createRoomsHandlers, roomsEndpoints } from '@hs/rooms';
+import { createRoomsHandlers, roomsEndpoints } from '@hs/rooms';
+import type { RoomsService } from '@hs/rooms';
+import { callJson, startRoomsTestBed } from '@hs/rooms/testing';
 import type { MemberProfile, RoomsDeps } from '@hs/rooms';
-import { StreamWriter } from '@hs/storage';
-import { createTestDatabase } from '@hs/storage/testing';
+import type { StreamWriter } from '@hs/storage';
 import type { TestDatabase } from '@hs/storage/testing';
 import type { RoomApiDeps } from '../src/deps.ts';
 import { createRoomApiHandlers, createRoomApiIndexer } from '../src/handlers.ts';
@@ -53,22 +54,8 @@ export interface Harness {
 }
 
 export async function startHarness(overrides: Partial<RoomsDeps> = {}): Promise<Harness> {
-  const db = await createTestDatabase();
-  const writer = await StreamWriter.open(db.sql, 'events', 'test', silentLogger);
-  const profiles = new Map<string, MemberProfile>();
+  const { db, writer, service: rooms, deps: roomsDeps, notified, profiles } = await startRoomsTestBed({ serverName: SERVER, serverKey: KEY, overrides });
   const ignored = new Map<string, Set<string>>();
-  const notified: StreamChange[] = [];
-  const roomsDeps: RoomsDeps = {
-    sql: db.sql,
-    serverName: SERVER,
-    log: silentLogger,
-    notify: (c) => notified.push(c),
-    serverKey: KEY,
-    eventsWriter: writer,
-    getProfile: async (u) => profiles.get(u) ?? {},
-    ...overrides,
-  };
-  const rooms = new RoomsService(roomsDeps);
   const base: RoomApiDeps = {
     sql: db.sql,
     serverName: SERVER,
@@ -97,21 +84,7 @@ export async function startHarness(overrides: Partial<RoomsDeps> = {}): Promise<
     },
   });
   let txn = 0;
-  const call = async (token: string | undefined, method: string, path: string, body?: unknown): Promise<Reply> => {
-    const res = await fetch(app.baseUrl + path, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = text;
-    }
-    return { status: res.status, json };
-  };
+  const call = (token: string | undefined, method: string, path: string, body?: unknown): Promise<Reply> => callJson(app.baseUrl, token, method, path, body);
   const ok = async (token: string | undefined, method: string, path: string, body?: unknown) => {
     const r = await call(token, method, path, body);
     assert.equal(r.status, 200, `${method} ${path}: ${JSON.stringify(r.json)}`);

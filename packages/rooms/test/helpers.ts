@@ -1,17 +1,17 @@
 /** Test support: a migrated database, the rooms service, and its endpoints served over real HTTP. */
-import { silentLogger, errors } from '@hs/core';
+import { errors } from '@hs/core';
 import type { StreamChange } from '@hs/core';
 import { keyPairFromSeed } from '@hs/events';
 import type { Requester } from '@hs/http';
 import { startTestApp } from '@hs/http/testing';
 import type { TestApp } from '@hs/http/testing';
-import { StreamWriter } from '@hs/storage';
-import { createTestDatabase } from '@hs/storage/testing';
+import type { StreamWriter } from '@hs/storage';
 import type { TestDatabase } from '@hs/storage/testing';
 import type { MemberProfile, RoomsDeps } from '../src/deps.ts';
 import { createRoomsHandlers } from '../src/handlers.ts';
 import { roomsEndpoints } from '../src/endpoints.ts';
-import { RoomsService } from '../src/rooms-service.ts';
+import type { RoomsService } from '../src/rooms-service.ts';
+import { callJson, startRoomsTestBed } from '../src/testing.ts';
 
 export const SERVER = 'test.local';
 export const KEY = { keyId: 'ed25519:t1', secretKey: keyPairFromSeed(new Uint8Array(32).fill(7)).secretKey };
@@ -29,21 +29,7 @@ export interface Harness {
 }
 
 export async function startHarness(overrides: Partial<RoomsDeps> = {}): Promise<Harness> {
-  const db = await createTestDatabase();
-  const writer = await StreamWriter.open(db.sql, 'events', 'test', silentLogger);
-  const notified: StreamChange[] = [];
-  const profiles = new Map<string, MemberProfile>();
-  const deps: RoomsDeps = {
-    sql: db.sql,
-    serverName: SERVER,
-    log: silentLogger,
-    notify: (c) => notified.push(c),
-    serverKey: KEY,
-    eventsWriter: writer,
-    getProfile: async (u) => profiles.get(u) ?? {},
-    ...overrides,
-  };
-  const service = new RoomsService(deps);
+  const { db, writer, service, deps, notified, profiles } = await startRoomsTestBed({ serverName: SERVER, serverKey: KEY, overrides });
   const app = await startTestApp({
     endpoints: roomsEndpoints,
     handlers: createRoomsHandlers(deps, service),
@@ -64,21 +50,7 @@ export async function startHarness(overrides: Partial<RoomsDeps> = {}): Promise<
     notified,
     profiles,
     writer,
-    async call(user, method, path, body) {
-      const res = await fetch(app.baseUrl + path, {
-        method,
-        headers: { ...(user ? { authorization: `Bearer ${user}` } : {}), 'content-type': 'application/json' },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = text;
-      }
-      return { status: res.status, json };
-    },
+    call: (user, method, path, body) => callJson(app.baseUrl, user, method, path, body),
     async close() {
       await app.close();
       await writer.flush();

@@ -17,6 +17,7 @@ import { startTestApp } from '@hs/http/testing';
 import type { TestApp } from '@hs/http/testing';
 import { createPushHandlers, pushEndpoints } from '@hs/push';
 import { RoomLookups, RoomsService, createRoomsHandlers, roomsEndpoints } from '@hs/rooms';
+import { callJson } from '@hs/rooms/testing';
 import { StreamWriter } from '@hs/storage';
 import { createTestDatabase } from '@hs/storage/testing';
 import type { TestDatabase } from '@hs/storage/testing';
@@ -184,21 +185,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const auth: AccountsAuthenticator = createAuthenticator({ sql, log });
   const app = await startTestApp({ endpoints, handlers, authenticate: auth });
 
-  const call = async (user: TestUser | undefined, method: string, path: string, body?: unknown): Promise<Res> => {
-    const res = await fetch(app.baseUrl + path, {
-      method,
-      headers: { ...(user ? { authorization: `Bearer ${user.token}` } : {}), 'content-type': 'application/json' },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = text;
-    }
-    return { status: res.status, json };
-  };
+  const call = (user: TestUser | undefined, method: string, path: string, body?: unknown): Promise<Res> => callJson(app.baseUrl, user?.token, method, path, body);
   const loginAs = async (localpart: string): Promise<TestUser> => {
     const res = await call(undefined, 'POST', `${V3}/login`, { type: 'm.login.password', identifier: { type: 'm.id.user', user: localpart }, password: `pw-${localpart}` });
     if (res.status !== 200) throw new Error(`login ${localpart}: ${JSON.stringify(res.json)}`);

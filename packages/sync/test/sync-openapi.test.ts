@@ -4,39 +4,10 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import YAML from 'yaml';
+import { responseValidator, specPresent } from '../../../e2e/support/openapi.ts';
 import { startHarness, V3, type Harness } from './harness.ts';
 
-const SPEC_DIR = '/work/shared/matrix-spec/data/api/client-server';
-const present = fs.existsSync(path.join(SPEC_DIR, 'sync.yaml'));
-if (!present) console.warn(`\n!!! ${SPEC_DIR}/sync.yaml is absent: SKIPPING the /sync OpenAPI response-shape checks !!!\n`);
-
-function loadResolved(file: string): unknown {
-  const docs = new Map<string, unknown>();
-  const load = (f: string): unknown => {
-    if (!docs.has(f)) docs.set(f, YAML.parse(fs.readFileSync(f, 'utf8')));
-    return docs.get(f);
-  };
-  const resolve = (node: unknown, base: string, depth: number): unknown => {
-    if (depth > 60) throw new Error('ref depth');
-    if (Array.isArray(node)) return node.map((n) => resolve(n, base, depth + 1));
-    if (typeof node !== 'object' || node === null) return node;
-    const obj = node as Record<string, unknown>;
-    if (typeof obj.$ref === 'string') {
-      const [rel, pointer = ''] = obj.$ref.split('#');
-      const target = rel ? path.resolve(path.dirname(base), rel) : base;
-      let value = load(target);
-      for (const part of pointer.split('/').filter(Boolean)) value = (value as Record<string, unknown>)[part];
-      const { $ref: _r, ...rest } = obj;
-      return { ...(resolve(value, target, depth + 1) as object), ...(resolve(rest, base, depth + 1) as object) };
-    }
-    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, resolve(v, base, depth + 1)]));
-  };
-  return resolve(load(file), file, 0);
-}
+const present = specPresent('the /sync OpenAPI response-shape checks', 'sync.yaml');
 
 let h: Harness;
 test.before(async () => {
@@ -47,10 +18,7 @@ test.after(async () => {
 });
 
 test('initial and incremental /sync responses match sync.yaml', { skip: !present }, async () => {
-  const doc = loadResolved(path.join(SPEC_DIR, 'sync.yaml')) as any;
-  const schema = doc.paths['/sync'].get.responses['200'].content['application/json'].schema;
-  const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
-  const validate = ajv.compile(schema);
+  const validate = responseValidator('sync.yaml', '/sync', 'get');
   const check = (body: unknown, what: string) => assert.ok(validate(body), `${what}: ${JSON.stringify(validate.errors)}\n${JSON.stringify(body).slice(0, 2000)}`);
 
   const enc = encodeURIComponent;
