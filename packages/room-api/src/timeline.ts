@@ -5,7 +5,7 @@
  * stream_ordering).
  */
 import type { EventRow, EventStore, StoredEvent } from '@hs/rooms';
-import { rowToStoredEvent } from '@hs/rooms';
+import { eventRowColumns, rowToStoredEvent } from '@hs/rooms';
 import type { Direction } from './params.ts';
 import type { Position } from './positions.ts';
 import type { RoomEventFilter } from './room-event-filter.ts';
@@ -34,12 +34,7 @@ export async function paginateTimeline(
   const sql = store.sql;
   const backwards = dir === 'b';
   const rows = await sql<EventRow[]>`
-    SELECT e.event_id, e.room_id, r.room_version, e.type, e.state_key, e.sender, e.origin_server_ts,
-           e.received_ts, e.stream_ordering, e.topological_ordering, e.membership, e.redacts,
-           e.replaces_state, e.rejected_reason, e.outlier, e.txn_id, e.txn_scope, e.json,
-           (SELECT rd.event_id FROM redactions rd JOIN events re ON re.event_id = rd.event_id
-             WHERE rd.redacts = e.event_id AND re.room_id = e.room_id AND re.rejected_reason IS NULL
-             ORDER BY re.stream_ordering LIMIT 1) AS redacted_by
+    SELECT ${eventRowColumns(sql)}
     FROM events e LEFT JOIN rooms r ON r.room_id = e.room_id
     WHERE e.room_id = ${roomId} AND NOT e.outlier AND e.rejected_reason IS NULL
       ${

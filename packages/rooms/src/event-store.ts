@@ -8,7 +8,7 @@ import type { StateKey, StateMap } from '@hs/events';
 import { splitStateKey, stateKey } from '@hs/events';
 import type { Sql } from '@hs/storage';
 import type { EventRow, StoredEvent } from './stored-event.ts';
-import { rowToStoredEvent } from './stored-event.ts';
+import { eventRowColumns, rowToStoredEvent } from './stored-event.ts';
 import type { Db, StateFilter } from './state-store.ts';
 import { StateStore, filterStateMap, splitStateFilter } from './state-store.ts';
 import { WeightedLru } from './lru.ts';
@@ -73,12 +73,7 @@ export class EventStore {
     const out = new Map<string, StoredEvent>();
     if (ids.length === 0) return out;
     const rows = await db<EventRow[]>`
-      SELECT e.event_id, e.room_id, r.room_version, e.type, e.state_key, e.sender, e.origin_server_ts,
-             e.received_ts, e.stream_ordering, e.topological_ordering, e.membership, e.redacts,
-             e.replaces_state, e.rejected_reason, e.outlier, e.txn_id, e.txn_scope, e.json,
-             (SELECT rd.event_id FROM redactions rd JOIN events re ON re.event_id = rd.event_id
-               WHERE rd.redacts = e.event_id AND re.room_id = e.room_id AND re.rejected_reason IS NULL
-               ORDER BY re.stream_ordering LIMIT 1) AS redacted_by
+      SELECT ${eventRowColumns(db)}
       FROM events e LEFT JOIN rooms r ON r.room_id = e.room_id
       WHERE e.event_id = ANY(${ids}::text[])`;
     for (const r of rows) out.set(r.event_id, rowToStoredEvent(r));
@@ -138,12 +133,7 @@ export class EventStore {
   async getCurrentStateEvents(roomId: string, filter?: StateFilter): Promise<StoredEvent[]> {
     const { types, keys, wild } = splitStateFilter(filter ?? []);
     const rows = await this.sql<EventRow[]>`
-      SELECT e.event_id, e.room_id, r.room_version, e.type, e.state_key, e.sender, e.origin_server_ts,
-             e.received_ts, e.stream_ordering, e.topological_ordering, e.membership, e.redacts,
-             e.replaces_state, e.rejected_reason, e.outlier, e.txn_id, e.txn_scope, e.json,
-             (SELECT rd.event_id FROM redactions rd JOIN events re ON re.event_id = rd.event_id
-               WHERE rd.redacts = e.event_id AND re.room_id = e.room_id AND re.rejected_reason IS NULL
-               ORDER BY re.stream_ordering LIMIT 1) AS redacted_by
+      SELECT ${eventRowColumns(this.sql)}
       FROM current_state_events c
       JOIN events e ON e.event_id = c.event_id
       LEFT JOIN rooms r ON r.room_id = e.room_id

@@ -4,6 +4,7 @@
  */
 import type { PDU, RoomVersion, EventView } from '@hs/events';
 import { getRoomVersion, redactEvent, toEventView } from '@hs/events';
+import type { Db } from './state-store.ts';
 
 export interface StoredEvent {
   readonly eventId: string;
@@ -92,4 +93,17 @@ export function eventViewOf(ev: StoredEvent): EventView {
   const rv = roomVersionOf(ev);
   const view = toEventView(ev.redactedBy === undefined ? ev.pdu : redactEvent(ev.pdu, rv), rv, ev.eventId);
   return ev.rejectedReason !== undefined ? { ...view, rejected: true } : view;
+}
+
+/**
+ * The select list that produces an `EventRow` from `events e LEFT JOIN rooms r`, including the earliest
+ * valid redaction. One definition, so every reader of events gets the same row shape.
+ */
+export function eventRowColumns(db: Db) {
+  return db`e.event_id, e.room_id, r.room_version, e.type, e.state_key, e.sender, e.origin_server_ts,
+    e.received_ts, e.stream_ordering, e.topological_ordering, e.membership, e.redacts,
+    e.replaces_state, e.rejected_reason, e.outlier, e.txn_id, e.txn_scope, e.json,
+    (SELECT rd.event_id FROM redactions rd JOIN events re ON re.event_id = rd.event_id
+      WHERE rd.redacts = e.event_id AND re.room_id = e.room_id AND re.rejected_reason IS NULL
+      ORDER BY re.stream_ordering LIMIT 1) AS redacted_by`;
 }
