@@ -29,6 +29,8 @@ export interface OpenOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Errors that mean "not up yet" (worth waiting for), unlike bad credentials or a missing database. */
 const RETRYABLE = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'ETIMEDOUT', 'CONNECT_TIMEOUT', '57P03']);
+/** A worker attaching to main's embedded server can arrive before main has created the database. */
+const RETRYABLE_WHEN_ATTACHING = new Set([...RETRYABLE, '3D000']);
 
 export async function openDatabase(settings: DatabaseSettings, opts: OpenOptions): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
@@ -68,7 +70,8 @@ export async function openDatabase(settings: DatabaseSettings, opts: OpenOptions
         await sql`select 1`;
         break;
       } catch (e) {
-        if (Date.now() >= deadline || !RETRYABLE.has(String((e as { code?: unknown }).code))) throw e;
+        const retryable = settings.kind === 'embedded' && !embedded ? RETRYABLE_WHEN_ATTACHING : RETRYABLE;
+        if (Date.now() >= deadline || !retryable.has(String((e as { code?: unknown }).code))) throw e;
         opts.log.info('waiting for the database', { error: (e as Error).message });
         await sleep(1000);
       }
