@@ -24,6 +24,8 @@ export class StreamWriter {
   private readonly log: Logger;
   private readonly inFlight = new Set<number>();
   private oldestInFlight = Infinity;
+  /** nextval requests sent but not answered: their IDs exist in Postgres but are not in `inFlight` yet. */
+  private pendingAllocations = 0;
   private maxSeen: number;
   private reported: number;
   private readonly listeners = new Set<AdvanceListener>();
@@ -74,17 +76,24 @@ export class StreamWriter {
   async allocate(count = 1): Promise<number[]> {
     if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new RangeError(`cannot allocate ${count} stream IDs`);
     const seq = StreamWriter.sequenceName(this.stream);
-    const rows = await this.sql.unsafe<{ id: number }[]>(
-      `SELECT nextval('${seq}') AS id FROM generate_series(1, $1)`,
-      [count],
-    );
-    const ids = rows.map((r) => Number(r.id)).sort((a, b) => a - b);
-    for (const id of ids) {
-      this.inFlight.add(id);
-      if (id < this.oldestInFlight) this.oldestInFlight = id;
-      if (id > this.maxSeen) this.maxSeen = id;
+    // While the answer is on its way, another writer's advance must not move us past IDs we are about to hold.
+    this.pendingAllocations++;
+    try {
+      const rows = await this.sql.unsafe<{ id: number }[]>(
+        `SELECT nextval('${seq}') AS id FROM generate_series(1, $1)`,
+        [count],
+      );
+      const ids = rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+      for (const id of ids) {
+        this.inFlight.add(id);
+        if (id < this.oldestInFlight) this.oldestInFlight = id;
+        if (id > this.maxSeen) this.maxSeen = id;
+      }
+      return ids;
+    } finally {
+      this.pendingAllocations--;
+      this.recompute();
     }
-    return ids;
   }
 
   /** The IDs' transactions have ended (committed or rolled back): they no longer hold the position back. */
@@ -116,6 +125,7 @@ export class StreamWriter {
   }
 
   private recompute(): void {
+    if (this.pendingAllocations > 0) return;
     const next = this.inFlight.size === 0 ? this.maxSeen : this.oldestInFlight - 1;
     if (next <= this.reported) return;
     this.reported = next;
