@@ -101,8 +101,7 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
     requireUserInteractiveAuth: async (rctx) => {
       await uia.requireUser(rctx, 'set up cross-signing keys');
     },
-    getUsersSharingRoomWith: (userId) => lookups.getUsersSharingRoomWith(userId),
-    getSharingChangesBetween: (userId, from, to) => lookups.getSharingChangesBetween(userId, from, to),
+    ...lookups.bound(),
   });
 
   const accounts = createAccountsHandlers(
@@ -145,9 +144,7 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
     notify,
     accountDataWriter,
     defaultRoomVersion: config.defaultRoomVersion,
-    canSeeEvent: (u, r, e) => lookups.canSeeEvent(u, r, e),
-    isJoined: (r, u) => lookups.isJoined(r, u),
-    roomExists: (r) => lookups.roomExists(r),
+    ...lookups.bound(),
     userExists,
     getPushRules: async (userId) => (await getPushRulesAccountData(sql, userId)) as unknown as JsonObject,
   });
@@ -184,11 +181,7 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
     typing,
     presence,
     presenceEnabled: config.presence.enabled,
-    isJoined: (r, u) => lookups.isJoined(r, u),
-    canSeeEvent: (u, r, e) => lookups.canSeeEvent(u, r, e),
-    getEventStreamOrdering: (r, e) => lookups.getEventStreamOrdering(r, e),
-    isEventInThread: (r, e, t) => lookups.isEventInThread(r, e, t),
-    sharesRoomWith: (a, b) => lookups.sharesRoomWith(a, b),
+    ...lookups.bound(),
     getRoomAccountData: (u, r, t) => getRoomAccountData(sql, u, r, t),
     setRoomAccountData: (u, r, t, c) => accountDataWriter.setRoom(u, r, t, c),
   });

@@ -22,6 +22,21 @@ export class RoomLookups {
     this.store = store;
   }
 
+  /** Every lookup as a bound function, to spread into the deps of the domains that ask for them. */
+  bound() {
+    return {
+      roomExists: (roomId: string) => this.roomExists(roomId),
+      isJoined: (roomId: string, userId: string) => this.isJoined(roomId, userId),
+      canSeeEvent: (userId: string, roomId: string, eventId: string) => this.canSeeEvent(userId, roomId, eventId),
+      getEventStreamOrdering: (roomId: string, eventId: string) => this.getEventStreamOrdering(roomId, eventId),
+      isEventInThread: (roomId: string, eventId: string, threadId: string) => this.isEventInThread(roomId, eventId, threadId),
+      sharesRoomWith: (a: string, b: string) => this.sharesRoomWith(a, b),
+      getUsersSharingRoomWith: (userId: string) => this.getUsersSharingRoomWith(userId),
+      getSharingChangesBetween: (userId: string, from: MultiWriterPosition, to: MultiWriterPosition) =>
+        this.getSharingChangesBetween(userId, from, to),
+    };
+  }
+
   async roomExists(roomId: string): Promise<boolean> {
     const rows = await this.sql`SELECT 1 FROM rooms WHERE room_id = ${roomId}`;
     return rows.length > 0;

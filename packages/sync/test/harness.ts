@@ -116,8 +116,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       return rows.map((r) => ({ userId: r.user_id, deviceId: r.device_id, displayName: r.display_name }));
     },
     requireUserInteractiveAuth: async () => {},
-    getUsersSharingRoomWith: (u) => lookups.getUsersSharingRoomWith(u),
-    getSharingChangesBetween: (u, from, to) => lookups.getSharingChangesBetween(u, from, to),
+    ...lookups.bound(),
   });
   const accountData = new LocalAccountDataWriter({ sql, stream: writers.account_data, notify });
   const accountsDeps = {
@@ -156,11 +155,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       typing,
       presence,
       presenceEnabled: true,
-      isJoined: (r, u) => lookups.isJoined(r, u),
-      canSeeEvent: (u, r, e) => lookups.canSeeEvent(u, r, e),
-      getEventStreamOrdering: (r, e) => lookups.getEventStreamOrdering(r, e),
-      isEventInThread: (r, e, t) => lookups.isEventInThread(r, e, t),
-      sharesRoomWith: (a, b) => lookups.sharesRoomWith(a, b),
+      ...lookups.bound(),
       getRoomAccountData: (u, r, t) => getRoomAccountData(sql, u, r, t),
       setRoomAccountData: (u, r, t, c) => accountData.setRoom(u, r, t, c),
     }),
@@ -170,9 +165,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       log,
       notify,
       accountDataWriter: accountData,
-      canSeeEvent: (u, r, e) => lookups.canSeeEvent(u, r, e),
-      isJoined: (r, u) => lookups.isJoined(r, u),
-      roomExists: (r) => lookups.roomExists(r),
+      ...lookups.bound(),
       userExists: async (u) => (await sql`SELECT 1 FROM users WHERE user_id = ${u}`).length > 0,
     }),
     createPushHandlers({ sql, log, notify, pushRulesWriter: writers.push_rules }),
