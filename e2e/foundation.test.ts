@@ -187,5 +187,5 @@ test('describe and routes print the plan and a proxy configuration', async () =>
   assert.ok(plan.routes.some((r) => r.endpoint === 'client_versions' && r.upstream === 'main'));
   const bad = await runCli(['routes', '--format', 'apache', '-c', cfg]);
   assert.equal(bad.code, 1);
-  assert.match(bad.output, /--format must be nginx or json/);
+  assert.match(bad.output, /--format must be nginx, haproxy, json/);
 });

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, describeRolePlan, generateConfig, loadConfig, planRoles } from '@hs/config';
-import { planProxy, renderNginx, renderProxyJson } from '@hs/http';
+import { planProxy, renderHaproxy, renderNginx, renderProxyJson } from '@hs/http';
 import { integerOption, parseArgs, single, UsageError, type ParsedArgs } from './args.ts';
 import { createManifest } from './endpoints.ts';
 import { startHomeserverProcess } from './homeserver-process.ts';
@@ -27,7 +27,7 @@ commands:
                             create an account on the running server with the shared secret
   describe -c FILE...       print the role plan of the process these files configure
   routes -c FILE [-w FILE]  print reverse-proxy configuration for main (-c) and its workers (-w, repeated)
-                            --format nginx|json (nginx), --listen ADDR (8080)
+                            --format nginx|haproxy|json (nginx), --listen PORT|HOST:PORT (8080)
 `;
 
 const DEFAULT_DATA_DIR = './data';
@@ -99,14 +99,19 @@ async function describe(args: ParsedArgs): Promise<void> {
   console.log(describeRolePlan(planRoles(loaded.config)));
 }
 
+const ROUTE_FORMATS = ['nginx', 'haproxy', 'json'] as const;
+
 async function routes(args: ParsedArgs): Promise<void> {
   if (args.configs.length === 0) throw new UsageError('routes needs -c homeserver.yaml (and -w worker.yaml for each worker)');
   const format = single(args, 'format') ?? 'nginx';
-  if (format !== 'nginx' && format !== 'json') throw new UsageError(`--format must be nginx or json, got "${format}"`);
-  const topology = await loadProxyTopology(args.configs, args.options.get('worker') ?? []);
-  const plan = planProxy(createManifest(), topology);
+  if (!(ROUTE_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be ${ROUTE_FORMATS.join(', ')}; got "${format}"`);
   const listen = single(args, 'listen');
-  process.stdout.write(format === 'json' ? renderProxyJson(plan) : renderNginx(plan, listen ? { listen } : {}));
+  if (listen !== undefined && !/^(\d+|[^\s;{}']+:\d+)$/.test(listen)) throw new UsageError(`--listen must be PORT or HOST:PORT, got "${listen}"`);
+  const { topology, warnings } = await loadProxyTopology(args.configs, args.options.get('worker') ?? []);
+  for (const w of warnings) console.error(`warning: ${w}`);
+  const plan = planProxy(createManifest(), topology);
+  const opts = listen ? { listen } : {};
+  process.stdout.write(format === 'json' ? renderProxyJson(plan) : format === 'haproxy' ? renderHaproxy(plan, opts) : renderNginx(plan, opts));
 }
 
 async function generate(args: ParsedArgs): Promise<void> {

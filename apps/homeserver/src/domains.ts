@@ -2,14 +2,15 @@
  * The Client-Server domains of one process, wired to each other through the narrow functions their
  * deps ask for. Everything here is composition: no domain logic lives in this file.
  */
-import { emptySyncToken, positionOf, type JsonObject, type Logger, type NotifyFn, type SyncToken } from '@hs/core';
+import { emptySyncToken, maxPosition, positionOf, type JsonObject, type Logger, type NotifyFn, type SyncToken } from '@hs/core';
+import type { ChangeFeed } from './change-feed.ts';
 import type { Config, SigningKey } from '@hs/config';
 import type { Authenticator, Handler } from '@hs/http';
-import { createAccountDataHandlers, getIgnoredUsers, getIgnoredUsersOf, getRoomAccountData, LocalAccountDataWriter } from '@hs/account-data';
+import { createAccountDataHandlers, getIgnoredUsers, getIgnoredUsersOf, getRoomAccountData } from '@hs/account-data';
 import { createRoomApiHandlers, createRoomApiIndexer, type RoomApiDeps } from '@hs/room-api';
-import { createAccountsHandlers, createAuthenticator, getProfile, UserInteractiveAuth } from '@hs/accounts';
+import { createAccountsHandlers, createAuthenticator, getProfile, tokenCacheFor, UserInteractiveAuth } from '@hs/accounts';
 import { createE2ee } from '@hs/e2ee';
-import { createEphemeralHandlers, PresenceHandler, TypingState } from '@hs/ephemeral';
+import { createEphemeralHandlers } from '@hs/ephemeral';
 import { createMediaHandlers } from '@hs/media';
 import {
   computePushActions,
@@ -19,9 +20,19 @@ import {
   getUnreadCounts,
   type PushActionsDeps,
 } from '@hs/push';
-import { createRoomsHandlers, createRoomsService, RoomLookups, type RoomsDeps, type RoomsService } from '@hs/rooms';
+import type { ReplicationBus, ReplicationCaller, ReplicationEndpointRegistry } from '@hs/replication';
+import {
+  createRoomsHandlers,
+  createRoomsService,
+  registerEventPersisterEndpoints,
+  RoomLookups,
+  RoutedEventPersister,
+  type RoomsDeps,
+  type RoomsService,
+} from '@hs/rooms';
 import type { Sql, StreamWriter } from '@hs/storage';
-import { createSyncHandlers, Notifier, presenceAwareNotify } from '@hs/sync';
+import { createSyncHandlers, Notifier, presenceAwareNotify, SyncChangeCaches } from '@hs/sync';
+import { createStreamWrites } from './stream-writes.ts';
 
 export interface DomainContext {
   readonly config: Config;
@@ -30,6 +41,15 @@ export interface DomainContext {
   readonly signingKey: SigningKey;
   /** Stream writers this process owns, by stream name. */
   readonly writers: ReadonlyMap<string, StreamWriter>;
+  /** Where writers announce changes and from where every applied change comes back. */
+  readonly feed: ChangeFeed;
+  readonly instanceName: string;
+  /** stream → writer instances (`stream_writers`; main by default). */
+  readonly streamWriters: Readonly<Record<string, readonly string[]>>;
+  /** Writes to streams other processes write go through here; ours are served on `server`. */
+  readonly replication: { readonly client: ReplicationCaller; readonly server: ReplicationEndpointRegistry; readonly bus: ReplicationBus };
+  /** Whether this process runs the background duties (run_background_tasks_on). */
+  readonly backgroundTasks: boolean;
 }
 
 export interface Domains {
@@ -40,12 +60,8 @@ export interface Domains {
   close(): Promise<void>;
 }
 
-function requireWriter(ctx: DomainContext, stream: string): StreamWriter {
-  const w = ctx.writers.get(stream);
-  // Until HTTP-replication forwarding exists, a process serves a stream's writes only if it writes it.
-  if (!w) throw new Error(`this process does not write the ${stream} stream; run the Client-Server API on main`);
-  return w;
-}
+/** The `caches` stream's name for the access-token cache. */
+const ACCESS_TOKENS_CACHE = 'access_tokens';
 
 export async function createDomains(ctx: DomainContext): Promise<Domains> {
   const { config, sql, log } = ctx;
@@ -53,12 +69,37 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
   const notifier = new Notifier();
   // Set once the room-api indexer exists: new events also schedule search/thread/directory indexing.
   let onEvents: (() => void) | undefined;
-  // Presence changes name only the user; this also wakes the rooms they are in.
+  // Presence and device-list changes name only the user; this also wakes the rooms they are in.
   const wake = presenceAwareNotify(notifier, sql, log);
-  const notify: NotifyFn = (change) => {
+  const stopListening = ctx.feed.onChange((change) => {
     wake(change);
     if (change.stream === 'events') onEvents?.();
-  };
+  });
+  // What /sync may answer from memory: fed before each position advance, from wherever the change came.
+  // Their floor is the highest position any writer reached: whatever came before is not recorded.
+  const syncChanges = new SyncChangeCaches({ events: maxPosition(ctx.feed.token('events')), accountData: maxPosition(ctx.feed.token('account_data')) });
+  const stopCaching = ctx.feed.onApplied((change) => syncChanges.apply(change));
+  // Writers announce through the feed: listeners hear of a change once the stream position includes it.
+  const notify: NotifyFn = ctx.feed.announce;
+  // The spec's current server-default push rules, without the legacy body-mention rules (not configurable yet).
+  const legacyMentionRules = false;
+  const writes = await createStreamWrites({
+    sql,
+    log,
+    serverName,
+    instanceName: ctx.instanceName,
+    streamWriters: ctx.streamWriters,
+    writers: ctx.writers,
+    notify,
+    client: ctx.replication.client,
+    server: ctx.replication.server,
+    bus: ctx.replication.bus,
+    follower: ctx.feed.follower,
+    publisher: ctx.feed.publisher,
+    presenceEnabled: config.presence.enabled,
+    legacyMentionRules,
+  });
+  const eventsWriters = ctx.streamWriters.events ?? ['main'];
 
   const pushActionsDeps: PushActionsDeps = {
     sql,
@@ -72,7 +113,17 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
     log,
     notify,
     serverKey: { keyId: ctx.signingKey.keyId, secretKey: ctx.signingKey.secretKey },
-    eventsWriter: requireWriter(ctx, 'events'),
+    ...(ctx.writers.get('events') ? { eventsWriter: ctx.writers.get('events') as StreamWriter } : {}),
+    // Rooms another events writer owns go to it; with one local writer everything stays here.
+    routePersist: (local) =>
+      local && eventsWriters.length === 1 && eventsWriters[0] === ctx.instanceName
+        ? local
+        : new RoutedEventPersister({
+            writers: eventsWriters,
+            ...(local ? { local: { instance: ctx.instanceName, persister: local } } : {}),
+            client: ctx.replication.client,
+            waitFor: writes.waitFor,
+          }),
     defaultRoomVersion: config.defaultRoomVersion,
     getProfile: async (userId) => (await getProfile(sql, userId)) ?? {},
     // Push actions are computed right after each commit, before /sync is woken, so counts are ready.
@@ -81,6 +132,7 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
     },
   };
   const rooms = createRoomsService(roomsDeps);
+  if (rooms.localPersister) registerEventPersisterEndpoints(ctx.replication.server, rooms.localPersister);
   const lookups = new RoomLookups(sql, rooms.store);
 
   const uia = new UserInteractiveAuth({ sql, serverName, log });
@@ -91,8 +143,8 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
     serverName,
     log,
     notify,
-    toDeviceWriter: requireWriter(ctx, 'to_device'),
-    deviceListsWriter: requireWriter(ctx, 'device_lists'),
+    toDeviceSender: writes.toDevice,
+    deviceListUpdater: writes.deviceLists,
     listDevices: async (userIds) => {
       const rows = await sql<{ user_id: string; device_id: string; display_name: string | null }[]>`
         SELECT user_id, device_id, display_name FROM devices WHERE user_id = ANY(${userIds as string[]})`;
@@ -134,9 +186,8 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
     },
     uia,
   );
-  const authenticate = createAuthenticator({ sql, log });
 
-  const accountDataWriter = new LocalAccountDataWriter({ sql, stream: requireWriter(ctx, 'account_data'), notify });
+  const accountDataWriter = writes.accountData;
   const accountData = createAccountDataHandlers({
     sql,
     serverName,
@@ -149,36 +200,39 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
     getPushRules: async (userId) => (await getPushRulesAccountData(sql, userId)) as unknown as JsonObject,
   });
 
-  const eventsWriter = requireWriter(ctx, 'events');
+  const authenticate = createAuthenticator({ sql, log });
+  // Revoked tokens stop working on every process at once, not only when their cache entries expire.
+  const tokens = tokenCacheFor(sql);
+  const stopRevoking = tokens.onInvalidateUser((userId) => ctx.feed.invalidate(ACCESS_TOKENS_CACHE, [userId]));
+  const stopHearing = ctx.feed.onInvalidation((cache, keys) => {
+    if (cache === ACCESS_TOKENS_CACHE) for (const userId of keys) tokens.forgetUser(userId);
+  });
   const roomApiDeps: RoomApiDeps = {
+    authenticate,
     sql,
     serverName,
     log,
     notify,
     rooms,
-    eventsPosition: () => eventsWriter.position,
+    eventsPosition: () => ctx.feed.position('events'),
     getIgnoredUsers: async (userId) => new Set(await getIgnoredUsers(sql, userId)),
   };
   const indexer = createRoomApiIndexer(roomApiDeps);
-  onEvents = () => indexer.schedule();
-  indexer.schedule();
+  // Readers catch the indexes up on demand anywhere; new events schedule it where background work runs.
+  if (ctx.backgroundTasks) {
+    onEvents = () => indexer.schedule();
+    indexer.schedule();
+  }
 
-  const typing = new TypingState({ notify, log });
-  const presence = await PresenceHandler.start({
-    sql,
-    stream: requireWriter(ctx, 'presence'),
-    notify,
-    serverName,
-    enabled: config.presence.enabled,
-    log,
-  });
+  const typing = writes.typingReader;
+  const presence = writes.presence;
   const ephemeral = createEphemeralHandlers({
     sql,
     serverName,
     log,
     notify,
-    receiptsStream: requireWriter(ctx, 'receipts'),
-    typing,
+    receiptsWriter: writes.receipts,
+    typing: writes.typing,
     presence,
     presenceEnabled: config.presence.enabled,
     ...lookups.bound(),
@@ -186,8 +240,8 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
     setRoomAccountData: (u, r, t, c) => accountDataWriter.setRoom(u, r, t, c),
   });
 
-  // Every stream's position as this process has it; taken before /sync reads, so nothing is skipped.
-  const position = (stream: string) => positionOf(ctx.writers.get(stream)?.position ?? 0);
+  // Every stream's position as this process has applied it; taken before /sync reads, so nothing is skipped.
+  const position = (stream: string) => ctx.feed.token(stream);
   const currentToken = (): SyncToken => ({
     ...emptySyncToken(),
     events: position('events'),
@@ -210,6 +264,7 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
       store: rooms.store,
       typing,
       presence,
+      changes: syncChanges,
       getUnreadCounts: async (userId, roomIds, { threads }) => {
         const counts = await getUnreadCounts(sql, userId, roomIds);
         return new Map(
@@ -220,11 +275,11 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
         );
       },
     }),
-    ...createPushNotificationHandlers({ sql, log, notify, serverName, pushersWriter: requireWriter(ctx, 'pushers'), eventStore: rooms.store }),
+    ...createPushNotificationHandlers({ sql, log, notify, serverName, pushers: writes.pushers, eventStore: rooms.store }),
     ...createRoomsHandlers(roomsDeps, rooms),
     ...createRoomApiHandlers({ ...roomApiDeps, indexer }),
     ...createMediaHandlers({ sql, serverName, log, mediaStorePath: config.mediaStorePath, maxUploadSize: config.maxUploadSize }),
-    ...createPushHandlers({ sql, log, notify, pushRulesWriter: requireWriter(ctx, 'push_rules') }),
+    ...createPushHandlers({ sql, log, notify, updater: writes.pushRules, legacyMentionRules }),
     ...e2ee.handlers,
     ...accountData,
     ...ephemeral,
@@ -236,9 +291,12 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
     notifier,
     rooms,
     async close() {
+      stopListening();
+      stopCaching();
+      stopRevoking();
+      stopHearing();
       await indexer.close();
-      typing.close();
-      await presence.close();
+      await writes.close();
       await authenticate.close();
     },
   };

@@ -13,9 +13,8 @@ export function renderEndpointDocs(endpoints: readonly EndpointDecl[]): string {
     '',
     'Every HTTP endpoint the server declares. **Workers** lists the process kinds that may serve it (a reverse',
     'proxy built with `homeserver routes` sends it there); **Writes** names the stream whose writer it belongs',
-    'with; **Balance** is how requests are spread over a worker pool. Generic workers currently serve the',
-    'discovery, key, health and metrics endpoints; the Client-Server endpoints run on main until worker',
-    'support for them lands.',
+    'with; **Balance** is how requests are spread over a worker pool. Main and generic workers serve every',
+    'Client-Server endpoint; a write to a stream another process writes is forwarded to its writer.',
     '',
   ];
   const groups = new Map<string, EndpointDecl[]>();

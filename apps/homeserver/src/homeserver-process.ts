@@ -28,10 +28,11 @@ import {
   type Resource,
   type WorkerKind,
 } from '@hs/http';
-import { InProcessBus, RedisBus, ReplicationServer, StreamPublisher, type ReplicationBus } from '@hs/replication';
+import { InProcessBus, RedisBus, ReplicationClient, ReplicationServer, type ReplicationBus } from '@hs/replication';
 import { applyMigrations, InstanceIds, openDatabase, StreamWriter, waitForSchema, type Database } from '@hs/storage';
 import { createManifest } from './endpoints.ts';
 import { readLogConfig } from './log-config.ts';
+import { ChangeFeed } from './change-feed.ts';
 import { createDomains, type Domains } from './domains.ts';
 
 /** Persisted streams whose IDs come from a sequence (typing is in-memory and has none). */
@@ -117,7 +118,7 @@ export async function startHomeserverProcess(loaded: LoadedConfig): Promise<Runn
   const listeners: { source: string; bound: BoundListener }[] = [];
   const writers = new Map<string, StreamWriter>();
   let domains: Domains | undefined;
-  let publisher: StreamPublisher | undefined;
+  let feed: ChangeFeed | undefined;
   try {
     if (plan.isMain) await applyMigrations(database.sql, log);
     else await waitForSchema(database.sql, log);
@@ -125,20 +126,47 @@ export async function startHomeserverProcess(loaded: LoadedConfig): Promise<Runn
 
     await bus.start();
     cleanup.unshift(async () => bus.stop());
-    publisher = new StreamPublisher({ bus, logger: log });
     const written = [...plan.writes.filter((s) => SEQUENCED_STREAMS.has(s)), ...(plan.isMain ? MAIN_ONLY_STREAMS : [])];
-    for (const stream of written) {
-      const writer = await StreamWriter.open(database.sql, stream, plan.instanceName, log);
-      writers.set(stream, writer);
-      publisher.addStream(stream, writer.position);
-      writer.onAdvance((pos) => publisher?.advance(stream, pos));
-    }
-    publisher.start();
+    for (const stream of written) writers.set(stream, await StreamWriter.open(database.sql, stream, plan.instanceName, log));
+    feed = await ChangeFeed.start({
+      sql: database.sql,
+      log,
+      bus,
+      registry,
+      instanceName: plan.instanceName,
+      streamWriters: plan.streamWriters,
+      writers,
+    });
+    cleanup.unshift(async () => feed?.stop());
 
-    // The Client-Server domains run where their streams are written. Until workers can forward writes
-    // over HTTP replication, that is main; workers serve discovery, keys, health and metrics.
-    if (plan.isMain) {
-      domains = await createDomains({ config, sql: database.sql, log, signingKey: keys[0] as SigningKey, writers });
+    // Requests from other processes wait until this one has applied the positions they carry.
+    const replicationServer = new ReplicationServer({ secret: plan.replication.secret, follower: feed.follower, logger: log });
+    const replicationClient = new ReplicationClient({
+      secret: plan.replication.secret,
+      instanceMap: (instance) => {
+        const loc = plan.instanceLocations[instance];
+        // Replication over a unix socket (instance_map `path`) is not supported by the client yet.
+        return loc?.kind === 'tcp' ? { host: loc.host, port: loc.port, tls: loc.tls } : undefined;
+      },
+      positions: () => (feed as ChangeFeed).publisher.replicationPositions(),
+      logger: log,
+    });
+
+    // The Client-Server domains run on main and on generic workers; writes to streams another process
+    // writes are forwarded to it over HTTP replication.
+    if (plan.isMain || servingKind(plan) === 'generic_worker') {
+      domains = await createDomains({
+        config,
+        sql: database.sql,
+        log,
+        signingKey: keys[0] as SigningKey,
+        writers,
+        feed,
+        instanceName: plan.instanceName,
+        streamWriters: plan.streamWriters,
+        replication: { client: replicationClient, server: replicationServer, bus },
+        backgroundTasks: plan.duties.backgroundTasks,
+      });
       cleanup.unshift(() => (domains as Domains).close());
     }
 
@@ -159,8 +187,6 @@ export async function startHomeserverProcess(loaded: LoadedConfig): Promise<Runn
       }),
     ]);
     const manifest = createManifest();
-    // Endpoints register on it as the domains that answer other processes arrive.
-    const replicationServer = new ReplicationServer({ secret: plan.replication.secret, logger: log });
     const kind = servingKind(plan);
     for (const l of plan.listeners) listeners.push({ source: l.source, bound: await bindPlanned(l) });
 
@@ -205,7 +231,6 @@ export async function startHomeserverProcess(loaded: LoadedConfig): Promise<Runn
         healthy = false;
         log.info('shutting down: draining requests');
         await Promise.all(listeners.map((l) => l.bound.close(graceMs)));
-        publisher?.stop();
         await Promise.all([...writers.values()].map((w) => w.flush()));
         for (const c of cleanup) await c().catch((e: unknown) => log.error('error during shutdown', { error: String(e) }));
         log.info('stopped');

@@ -33,12 +33,12 @@ export class LocalAccountDataWriter implements AccountDataWriter {
 
   /** Rows keep the content of the highest stream ID, whatever order concurrent writes commit in. */
   private async write(userId: string, work: (id: number) => Promise<unknown>): Promise<number> {
-    const position = await this.stream.withIds(1, async ([id]) => {
+    // Notified after the commit but before the ID is released, so the change is announced with it.
+    return this.stream.withIds(1, async ([id]) => {
       await work(id as number);
+      this.notify({ stream: 'account_data', position: id as number, users: [userId] });
       return id as number;
     });
-    this.notify({ stream: 'account_data', position, users: [userId] });
-    return position;
   }
 
   setGlobal(userId: string, type: string, content: JsonObject): Promise<number> {

@@ -16,7 +16,10 @@ export interface CapabilityOptions {
   readonly getLoginToken: boolean;
   /** Rooms are forgotten automatically when the user leaves (Synapse's `forget_rooms_on_leave`). */
   readonly forgetForcedUponLeave: boolean;
-  /** Profile fields beyond displayname and avatar_url may be set (v1.16 extended profiles). */
+  /**
+   * Profile fields beyond displayname and avatar_url may be set (v1.16 extended profiles, served by
+   * @hs/accounts at /profile/{userId}/{keyName}). Off: `m.profile_fields` allows only the two standard ones.
+   */
   readonly customProfileFields: boolean;
   /** The room version new rooms get (config `default_room_version`). */
   readonly defaultRoomVersion: string;

@@ -6,3 +6,4 @@ export * from './filters.ts';
 export * from './capabilities.ts';
 export * from './openid.ts';
 export * from './reports.ts';
+export * from './account-data-replication.ts';

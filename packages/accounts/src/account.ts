@@ -48,6 +48,7 @@ export function accountHandlers(deps: AccountsDeps, uia: UserInteractiveAuth): R
         await tx`DELETE FROM access_tokens WHERE user_id = ${userId}`;
         await tx`DELETE FROM login_tokens WHERE user_id = ${userId}`;
         if (erase) await tx`UPDATE profiles SET displayname = NULL, avatar_url = NULL WHERE user_id = ${userId}`;
+        if (erase) await tx`DELETE FROM profile_fields WHERE user_id = ${userId}`;
         return gone;
       });
       tokenCacheFor(deps.sql).invalidateUser(userId);

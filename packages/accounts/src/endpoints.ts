@@ -41,6 +41,10 @@ export const accountsEndpoints: EndpointDecl[] = [
   { name: 'profile_displayname_put', method: 'PUT', path: client('/profile/{userId}/displayname'), params: V, resource: 'client', workers: anyHttp, auth: 'user', cors: true, bodySchema: 'client/profile-displayname' },
   { name: 'profile_avatar_url_get', method: 'GET', path: client('/profile/{userId}/avatar_url'), params: V, resource: 'client', workers: anyHttp, auth: 'none', cors: true },
   { name: 'profile_avatar_url_put', method: 'PUT', path: client('/profile/{userId}/avatar_url'), params: V, resource: 'client', workers: anyHttp, auth: 'user', cors: true, bodySchema: 'client/profile-avatar-url' },
+  // Any profile key (v1.16, v3 only). Declared after the two fixed keys above, which match first.
+  { name: 'profile_field_get', method: 'GET', path: '/_matrix/client/v3/profile/{userId}/{keyName}', resource: 'client', workers: anyHttp, auth: 'none', cors: true },
+  { name: 'profile_field_put', method: 'PUT', path: '/_matrix/client/v3/profile/{userId}/{keyName}', resource: 'client', workers: anyHttp, auth: 'user', cors: true, bodySchema: 'client/profile-field' },
+  { name: 'profile_field_delete', method: 'DELETE', path: '/_matrix/client/v3/profile/{userId}/{keyName}', resource: 'client', workers: anyHttp, auth: 'user', cors: true },
 
   // Admin API (Synapse's)
   { name: 'admin_register_nonce', method: 'GET', path: '/_synapse/admin/v1/register', resource: 'admin', workers: mainOnly, auth: 'none', cors: true },

@@ -15,7 +15,8 @@ export {
   type UiaResult,
   type Flow,
 } from './uia.ts';
-export { getProfile } from './profile.ts';
+export { getFullProfile, getProfile, getProfileField, MAX_PROFILE_BYTES } from './profile-store.ts';
+export { checkProfileKey, MAX_PROFILE_KEY_BYTES } from './profile.ts';
 export { createLoginToken, LOGIN_TOKEN_LIFETIME_MS } from './login-tokens.ts';
 export { hashPassword, verifyPassword, DEFAULT_SCRYPT, type ScryptParams } from './password-hash.ts';
 export { sharedSecretMac } from './shared-secret-mac.ts';
@@ -26,3 +27,4 @@ export {
   type RegisteredUser,
 } from './shared-secret-client.ts';
 export { checkNewLocalpart, parseUserId } from './user-id.ts';
+export { tokenCacheFor, type TokenCache } from './token-cache.ts';

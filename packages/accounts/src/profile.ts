@@ -1,88 +1,126 @@
 /**
- * Profiles: display name and avatar URL of local users. Anyone may read them; only the user (or a
- * server admin) may change them, and guests may change only their display name. A change is passed
- * to `onProfileChanged` so rooms can update the user's member events.
+ * Profiles: display name, avatar URL and (spec v1.16) custom fields of local users. Anyone may read
+ * them; only the user (or a server admin) may change them, and guests only their display name.
+ * Display name and avatar changes go to `onProfileChanged` so rooms update the user's member events;
+ * custom fields stay in the profile (as Synapse: they reach neither rooms nor the user directory).
  */
-import { MatrixError, errors } from '@hs/core';
-import type { Handler, Requester } from '@hs/http';
-import type { Sql } from '@hs/storage';
-import { runHook, type AccountsDeps, type Profile } from './deps.ts';
+import type { JsonValue } from '@hs/core';
+import { MatrixError, errors, isJsonObject } from '@hs/core';
+import type { Handler, RequestContext, Requester } from '@hs/http';
+import { runHook, type AccountsDeps } from './deps.ts';
+import { getFullProfile, getProfile, getProfileField, isStandardField, writeProfileField, type StandardField } from './profile-store.ts';
 import { requireUserId } from './user-id.ts';
 
 /** Synapse's limits. */
 export const MAX_DISPLAYNAME_LENGTH = 256;
 export const MAX_AVATAR_URL_LENGTH = 1000;
+/** The spec: profile keys are at most 255 bytes. */
+export const MAX_PROFILE_KEY_BYTES = 255;
+/** The Common Namespaced Identifier Grammar (appendices), which every profile key follows. */
+const PROFILE_KEY = /^[a-z][a-z0-9_.-]*$/;
 
-/** The profile of a local user, or null when there is no such user. */
-export async function getProfile(sql: Sql, userId: string): Promise<Profile | null> {
-  const [row] = await sql<{ displayname: string | null; avatar_url: string | null }[]>`
-    SELECT p.displayname, p.avatar_url FROM users u LEFT JOIN profiles p ON p.user_id = u.user_id WHERE u.user_id = ${userId}`;
-  if (!row) return null;
-  return {
-    ...(row.displayname !== null ? { displayname: row.displayname } : {}),
-    ...(row.avatar_url !== null ? { avatar_url: row.avatar_url } : {}),
-  };
+/** A profile key from a path: too long → 400 M_KEY_TOO_LARGE, off the grammar → 400 M_INVALID_PARAM. */
+export function checkProfileKey(key: string): void {
+  if (Buffer.byteLength(key) > MAX_PROFILE_KEY_BYTES) {
+    throw new MatrixError(400, 'M_KEY_TOO_LARGE', `Profile keys are at most ${MAX_PROFILE_KEY_BYTES} bytes`);
+  }
+  if (!PROFILE_KEY.test(key)) throw errors.invalidParam('Invalid profile key: it must follow the Common Namespaced Identifier Grammar');
 }
 
-type Field = 'displayname' | 'avatar_url';
+/** Check a new display name or avatar URL; '' clears the field (returned as undefined). */
+function standardValue(field: StandardField, raw: unknown): string | undefined {
+  if (typeof raw !== 'string') throw errors.badJson(`${field} must be a string`);
+  if (field === 'displayname' && raw.length > MAX_DISPLAYNAME_LENGTH) {
+    throw new MatrixError(400, 'M_TOO_LARGE', `Display name is too long (max ${MAX_DISPLAYNAME_LENGTH})`);
+  }
+  if (field === 'avatar_url') {
+    if (raw.length > MAX_AVATAR_URL_LENGTH) throw new MatrixError(400, 'M_TOO_LARGE', `Avatar URL is too long (max ${MAX_AVATAR_URL_LENGTH})`);
+    if (raw !== '' && !/^mxc:\/\/[^/]+\/[^/]+$/.test(raw)) throw errors.invalidParam('avatar_url must be an mxc:// URI');
+  }
+  return raw === '' ? undefined : raw;
+}
 
 export function profileHandlers(deps: AccountsDeps): Record<string, Handler> {
   const sql = deps.sql;
 
-  async function localProfile(userId: string): Promise<Profile> {
-    const { server } = requireUserId(userId);
-    // Profiles of remote users arrive with federation queries; until then they are not known here.
-    const profile = server === deps.serverName ? await getProfile(sql, userId) : null;
-    if (!profile) throw errors.notFound('Profile was not found');
-    return profile;
-  }
-
-  const getField = (field: Field): Handler => async (ctx) => {
-    const profile = await localProfile(ctx.params.userId as string);
-    const value = profile[field];
-    if (value === undefined) throw errors.notFound(`The user has no ${field}`);
-    return { body: { [field]: value } };
-  };
-
-  const putField = (field: Field): Handler => async (ctx) => {
-    const requester = ctx.requester as Requester;
+  /** A local user's ID from the path; remote users' profiles arrive with federation, absent so far. */
+  function localTarget(ctx: RequestContext): { userId: string; local: boolean } {
     const userId = ctx.params.userId as string;
     const { server } = requireUserId(userId);
-    if (requester.userId !== userId && !requester.isAdmin) throw errors.forbidden(`Cannot set another user's ${field}`);
-    if (server !== deps.serverName) throw errors.forbidden(`Cannot set the ${field} of a remote user`);
-    if (field === 'avatar_url' && requester.isGuest) throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guests may only change their display name');
-    const raw = (ctx.body as Record<Field, string>)[field];
-    if (field === 'displayname' && raw.length > MAX_DISPLAYNAME_LENGTH) {
-      throw new MatrixError(400, 'M_TOO_LARGE', `Display name is too long (max ${MAX_DISPLAYNAME_LENGTH})`);
-    }
-    if (field === 'avatar_url') {
-      if (raw.length > MAX_AVATAR_URL_LENGTH) throw new MatrixError(400, 'M_TOO_LARGE', `Avatar URL is too long (max ${MAX_AVATAR_URL_LENGTH})`);
-      if (raw !== '' && !/^mxc:\/\/[^/]+\/[^/]+$/.test(raw)) throw errors.invalidParam('avatar_url must be an mxc:// URI');
-    }
-    // An empty string clears the field.
-    const value = raw === '' ? null : raw;
-    const rows =
-      field === 'displayname'
-        ? await sql`
-            INSERT INTO profiles (user_id, displayname) SELECT user_id, ${value} FROM users WHERE user_id = ${userId}
-            ON CONFLICT (user_id) DO UPDATE SET displayname = EXCLUDED.displayname RETURNING user_id`
-        : await sql`
-            INSERT INTO profiles (user_id, avatar_url) SELECT user_id, ${value} FROM users WHERE user_id = ${userId}
-            ON CONFLICT (user_id) DO UPDATE SET avatar_url = EXCLUDED.avatar_url RETURNING user_id`;
-    if (rows.length === 0) throw errors.notFound('Profile was not found');
-    if (deps.onProfileChanged) {
+    return { userId, local: server === deps.serverName };
+  }
+
+  async function readField(ctx: RequestContext, key: string) {
+    const { userId, local } = localTarget(ctx);
+    const found = local ? await getProfileField(sql, userId, key) : null;
+    if (!found) throw errors.notFound('Profile was not found');
+    if (!('value' in found)) throw errors.notFound(`The user has no ${key}`);
+    return { body: { [key]: found.value as JsonValue } };
+  }
+
+  /** Who may change `key` of the user in the path: themselves or an admin; guests only their display name. */
+  function authorise(ctx: RequestContext, key: string): string {
+    const requester = ctx.requester as Requester;
+    const { userId, local } = localTarget(ctx);
+    if (requester.userId !== userId && !requester.isAdmin) throw errors.forbidden(`Cannot change another user's ${key}`);
+    if (!local) throw errors.forbidden(`Cannot change the ${key} of a remote user`);
+    if (key !== 'displayname' && requester.isGuest) throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guests may only change their display name');
+    return userId;
+  }
+
+  /** Write (or, with `value` undefined, remove) a field; display name and avatar changes reach rooms. */
+  async function write(userId: string, key: string, value: JsonValue | undefined): Promise<void> {
+    if (!(await writeProfileField(sql, userId, key, value))) throw errors.notFound('Profile was not found');
+    if (isStandardField(key) && deps.onProfileChanged) {
       const hook = deps.onProfileChanged;
       const profile = (await getProfile(sql, userId)) ?? {};
       await runHook(deps.log, 'onProfileChanged', () => hook(userId, profile));
     }
+  }
+
+  const putStandard = (field: StandardField): Handler => async (ctx) => {
+    const userId = authorise(ctx, field);
+    await write(userId, field, standardValue(field, (ctx.body as Record<string, unknown>)[field]));
     return { body: {} };
   };
 
   return {
-    profile_get: async (ctx) => ({ body: { ...(await localProfile(ctx.params.userId as string)) } }),
-    profile_displayname_get: getField('displayname'),
-    profile_displayname_put: putField('displayname'),
-    profile_avatar_url_get: getField('avatar_url'),
-    profile_avatar_url_put: putField('avatar_url'),
+    profile_get: async (ctx) => {
+      const { userId, local } = localTarget(ctx);
+      const profile = local ? await getFullProfile(sql, userId) : null;
+      if (!profile) throw errors.notFound('Profile was not found');
+      return { body: profile };
+    },
+    profile_displayname_get: (ctx) => readField(ctx, 'displayname'),
+    profile_displayname_put: putStandard('displayname'),
+    profile_avatar_url_get: (ctx) => readField(ctx, 'avatar_url'),
+    profile_avatar_url_put: putStandard('avatar_url'),
+
+    profile_field_get: async (ctx) => {
+      const key = ctx.params.keyName as string;
+      checkProfileKey(key);
+      return readField(ctx, key);
+    },
+    profile_field_put: async (ctx) => {
+      const key = ctx.params.keyName as string;
+      checkProfileKey(key);
+      const userId = authorise(ctx, key);
+      const body = ctx.body;
+      if (!isJsonObject(body) || !Object.hasOwn(body, key)) throw errors.missingParam(`Missing key '${key}'`);
+      const value = body[key] as JsonValue;
+      if (isStandardField(key)) await write(userId, key, standardValue(key, value));
+      else {
+        // m.tz holds an IANA time zone name: a string (which one is the client's business, as the spec says).
+        if (key === 'm.tz' && typeof value !== 'string') throw errors.badJson('m.tz must be a string');
+        await write(userId, key, value);
+      }
+      return { body: {} };
+    },
+    profile_field_delete: async (ctx) => {
+      const key = ctx.params.keyName as string;
+      checkProfileKey(key);
+      await write(authorise(ctx, key), key, undefined);
+      return { body: {} };
+    },
   };
 }

@@ -1,8 +1,8 @@
 /**
  * A small per-process cache of resolved access tokens, so most requests cost no database round trip.
  * Entries live a few seconds; logout, device deletion, password changes and deactivation drop a
- * user's entries at once on this process. Other processes notice within the TTL (until the caches
- * stream carries invalidations across processes).
+ * user's entries at once on this process, and listeners (the process wiring) tell the other processes
+ * over replication. The TTL bounds what a lost invalidation can cost.
  */
 export interface CachedToken {
   readonly tokenId: number;
@@ -20,6 +20,13 @@ const MAX_ENTRIES = 50_000;
 export class TokenCache {
   private readonly byHash = new Map<string, CachedToken>();
   private readonly byUser = new Map<string, Set<string>>();
+  private readonly listeners = new Set<(userId: string) => void>();
+
+  /** Hear of every revocation made on this process (not of those applied from elsewhere). */
+  onInvalidateUser(listener: (userId: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   get(hash: string, now: number): CachedToken | undefined {
     const hit = this.byHash.get(hash);
@@ -45,6 +52,12 @@ export class TokenCache {
 
   /** Forget every token of a user (after any change that revokes tokens or changes the user). */
   invalidateUser(userId: string): void {
+    this.forgetUser(userId);
+    for (const l of this.listeners) l(userId);
+  }
+
+  /** Forget a user's tokens because another process revoked them (nobody else is told). */
+  forgetUser(userId: string): void {
     for (const hash of this.byUser.get(userId) ?? []) this.byHash.delete(hash);
     this.byUser.delete(userId);
   }

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { getProfile } from '../src/profile.ts';
+import { getProfile } from '../src/profile-store.ts';
 import { SERVER, register, startHarness, type Harness } from './support.ts';
 
 let h: Harness;

@@ -18,13 +18,15 @@ export class LocalDeviceListUpdater implements DeviceListUpdater {
   private readonly sql: Sql;
   private readonly writer: StreamWriter;
   private readonly notify: NotifyFn;
-  private readonly usersSharingRoomWith: (userId: string) => Promise<string[]>;
 
-  constructor(opts: { sql: Sql; writer: StreamWriter; notify: NotifyFn; getUsersSharingRoomWith: (userId: string) => Promise<string[]> }) {
+  /**
+   * Notifications name the user whose devices changed; the process's notifier also wakes the rooms
+   * they are in, so everyone who shares a room with them hears of it.
+   */
+  constructor(opts: { sql: Sql; writer: StreamWriter; notify: NotifyFn }) {
     this.sql = opts.sql;
     this.writer = opts.writer;
     this.notify = opts.notify;
-    this.usersSharingRoomWith = opts.getUsersSharingRoomWith;
   }
 
   async markDevicesChanged(userId: string, deviceIds: readonly string[]): Promise<number | undefined> {
@@ -35,10 +37,10 @@ export class LocalDeviceListUpdater implements DeviceListUpdater {
         INSERT INTO device_lists_stream (stream_id, user_id, device_id)
         SELECT ${id as number}, ${userId}, d FROM unnest(${devices}::text[]) AS d
         ON CONFLICT DO NOTHING`;
+      // After the commit, before the ID is released: the change is announced with the ID.
+      this.notify({ stream: 'device_lists', position: id as number, users: [userId] });
       return id as number;
     });
-    const watchers = await this.usersSharingRoomWith(userId);
-    this.notify({ stream: 'device_lists', position, users: [...new Set([userId, ...watchers])] });
     return position;
   }
 
@@ -50,9 +52,9 @@ export class LocalDeviceListUpdater implements DeviceListUpdater {
         INSERT INTO user_signature_stream (stream_id, from_user_id, target_user_id)
         SELECT ${id as number}, ${fromUserId}, t FROM unnest(${targets}::text[]) AS t
         ON CONFLICT DO NOTHING`;
+      this.notify({ stream: 'device_lists', position: id as number, users: [fromUserId] });
       return id as number;
     });
-    this.notify({ stream: 'device_lists', position, users: [fromUserId] });
     return position;
   }
 }

@@ -43,7 +43,7 @@ export function createE2ee(deps: E2eeDeps): E2ee {
   const deviceLists: DeviceListUpdater =
     deps.deviceListUpdater ??
     (deps.deviceListsWriter
-      ? new LocalDeviceListUpdater({ sql: deps.sql, writer: deps.deviceListsWriter, notify: deps.notify, getUsersSharingRoomWith: deps.getUsersSharingRoomWith })
+      ? new LocalDeviceListUpdater({ sql: deps.sql, writer: deps.deviceListsWriter, notify: deps.notify })
       : noDeviceListUpdater);
   const toDevice: ToDeviceSender =
     deps.toDeviceSender ?? (deps.toDeviceWriter ? new LocalToDeviceSender({ sql: deps.sql, writer: deps.toDeviceWriter, notify: deps.notify }) : noToDeviceSender);

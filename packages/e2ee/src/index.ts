@@ -5,5 +5,7 @@ export * from './readers.ts';
 export * from './device-lists.ts';
 export * from './device-list-changes.ts';
 export * from './to-device.ts';
-export { getOneTimeKeyCounts, getUnusedFallbackKeyTypes, SIGNED_CURVE25519 } from './one-time-keys.ts';
+export * from './to-device-replication.ts';
+export * from './device-lists-replication.ts';
+export { getDeviceKeyCounts, getOneTimeKeyCounts, SIGNED_CURVE25519, type DeviceKeyCounts } from './one-time-keys.ts';
 export { shouldReplaceRoomKey, type KeyBackupData } from './key-backup.ts';

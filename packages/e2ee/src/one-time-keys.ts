@@ -101,12 +101,29 @@ export async function getOneTimeKeyCounts(sql: Sql | TransactionSql, userId: str
   return Object.fromEntries([[SIGNED_CURVE25519, 0], ...rows.map((r) => [r.algorithm, Number(r.n)] as const)]);
 }
 
-/** Algorithms for which the device has a fallback key that no claim has handed out yet. */
-export async function getUnusedFallbackKeyTypes(sql: Sql, userId: string, deviceId: string): Promise<string[]> {
-  const rows = await sql<{ algorithm: string }[]>`
-    SELECT algorithm FROM e2e_fallback_keys
-    WHERE user_id = ${userId} AND device_id = ${deviceId} AND NOT used ORDER BY algorithm`;
-  return rows.map((r) => r.algorithm);
+export interface DeviceKeyCounts {
+  /** Unclaimed one-time keys per algorithm; `signed_curve25519` is always present. */
+  readonly oneTimeKeys: Record<string, number>;
+  /** Algorithms for which the device has a fallback key that no claim has handed out yet. */
+  readonly unusedFallbackKeyTypes: string[];
+}
+
+/** What every /sync reports about the device's keys, in one round trip. */
+export async function getDeviceKeyCounts(sql: Sql, userId: string, deviceId: string): Promise<DeviceKeyCounts> {
+  const rows = await sql<{ fallback: boolean; algorithm: string; n: number }[]>`
+    SELECT false AS fallback, algorithm, count(*)::int AS n FROM e2e_one_time_keys
+    WHERE user_id = ${userId} AND device_id = ${deviceId} GROUP BY algorithm
+    UNION ALL
+    SELECT true, algorithm, 0 FROM e2e_fallback_keys
+    WHERE user_id = ${userId} AND device_id = ${deviceId} AND NOT used`;
+  const counts: Array<[string, number]> = [[SIGNED_CURVE25519, 0]];
+  const fallback: string[] = [];
+  for (const r of rows) {
+    if (r.fallback) fallback.push(r.algorithm);
+    else counts.push([r.algorithm, Number(r.n)]);
+  }
+  // fromEntries defines own properties, so an algorithm called `__proto__` stays an ordinary entry.
+  return { oneTimeKeys: Object.fromEntries(counts), unusedFallbackKeyTypes: fallback.sort() };
 }
 
 export interface ClaimRequest {

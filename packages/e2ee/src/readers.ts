@@ -4,7 +4,7 @@
  */
 import type { Sql } from '@hs/storage';
 import { getDeviceListChanges, getUserSignatureChanges } from './device-lists.ts';
-import { getOneTimeKeyCounts, getUnusedFallbackKeyTypes } from './one-time-keys.ts';
+import { getDeviceKeyCounts, type DeviceKeyCounts } from './one-time-keys.ts';
 import { deleteToDeviceMessagesUpTo, getToDeviceMessages, type ToDeviceBatch } from './to-device.ts';
 
 export interface E2eeReaders {
@@ -12,8 +12,8 @@ export interface E2eeReaders {
   getToDeviceMessages(userId: string, deviceId: string, sinceStreamId: number, upToStreamId: number, limit: number): Promise<ToDeviceBatch>;
   /** The client acknowledged messages up to `streamId` (it synced with a token at or past it). */
   deleteToDeviceMessagesUpTo(userId: string, deviceId: string, streamId: number): Promise<number>;
-  getOneTimeKeyCounts(userId: string, deviceId: string): Promise<Record<string, number>>;
-  getUnusedFallbackKeyTypes(userId: string, deviceId: string): Promise<string[]>;
+  /** The device's one-time key counts and unused fallback key types. */
+  getDeviceKeyCounts(userId: string, deviceId: string): Promise<DeviceKeyCounts>;
   /** Users (of `userIds`, or all) whose device lists changed in (from, to] on the device_lists stream. */
   getDeviceListChanges(userIds: readonly string[] | undefined, fromStreamId: number, toStreamId: number): Promise<string[]>;
   /** Users whose keys `userId` signed in (from, to]: changed for `userId` alone. */
@@ -24,8 +24,7 @@ export function createE2eeReaders(sql: Sql): E2eeReaders {
   return {
     getToDeviceMessages: (userId, deviceId, since, upTo, limit) => getToDeviceMessages(sql, userId, deviceId, since, upTo, limit),
     deleteToDeviceMessagesUpTo: (userId, deviceId, streamId) => deleteToDeviceMessagesUpTo(sql, userId, deviceId, streamId),
-    getOneTimeKeyCounts: (userId, deviceId) => getOneTimeKeyCounts(sql, userId, deviceId),
-    getUnusedFallbackKeyTypes: (userId, deviceId) => getUnusedFallbackKeyTypes(sql, userId, deviceId),
+    getDeviceKeyCounts: (userId, deviceId) => getDeviceKeyCounts(sql, userId, deviceId),
     getDeviceListChanges: (userIds, from, to) => getDeviceListChanges(sql, userIds, from, to),
     getUserSignatureChanges: (userId, from, to) => getUserSignatureChanges(sql, userId, from, to),
   };

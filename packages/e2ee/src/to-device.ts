@@ -30,8 +30,11 @@ export interface SendToDeviceRequest {
 
 /** The write side, behind an interface so a worker that does not write `to_device` can forward it. */
 export interface ToDeviceSender {
-  /** Store the messages unless this transaction was already handled; returns whether it was new. */
-  send(req: SendToDeviceRequest): Promise<boolean>;
+  /**
+   * Store the messages unless this transaction was already handled. Resolves to the `to_device` stream
+   * position they were stored at, or null when nothing was written (a repeat, or nothing to deliver).
+   */
+  send(req: SendToDeviceRequest): Promise<number | null>;
 }
 
 export class LocalToDeviceSender implements ToDeviceSender {
@@ -45,16 +48,16 @@ export class LocalToDeviceSender implements ToDeviceSender {
     this.notify = opts.notify;
   }
 
-  async send(req: SendToDeviceRequest): Promise<boolean> {
-    if (await this.seen(req)) return false;
+  async send(req: SendToDeviceRequest): Promise<number | null> {
+    if (await this.seen(req)) return null;
     const now = Date.now();
     if (req.deliveries.length === 0) {
       // Nothing to deliver, but a retry of this transaction must still be recognised.
-      const rows = await this.sql`
+      await this.sql`
         INSERT INTO device_inbox_txns (user_id, device_id, txn_id, stream_id, ts_ms)
         VALUES (${req.sender}, ${req.senderDevice}, ${req.txnId}, NULL, ${now})
-        ON CONFLICT DO NOTHING RETURNING 1`;
-      return rows.length > 0;
+        ON CONFLICT DO NOTHING`;
+      return null;
     }
     const users = req.deliveries.map((d) => d.userId);
     const devices = req.deliveries.map((d) => d.deviceId);
@@ -71,11 +74,13 @@ export class LocalToDeviceSender implements ToDeviceSender {
           INSERT INTO device_inbox (user_id, device_id, stream_id, message_json)
           SELECT u, d, ${id as number}, m FROM unnest(${users}::text[], ${devices}::text[], ${messages}::text[]) AS x(u, d, m)`;
         return id as number;
+      }).then((written) => {
+        // After the commit, before the ID is released: the change is announced with the ID.
+        if (written !== undefined) this.notify({ stream: 'to_device', position: written, users: [...new Set(users)] });
+        return written;
       }),
     );
-    if (position === undefined) return false;
-    this.notify({ stream: 'to_device', position, users: [...new Set(users)] });
-    return true;
+    return position ?? null;
   }
 
   private async seen(req: SendToDeviceRequest): Promise<boolean> {

@@ -114,7 +114,7 @@ test('keys/claim hands out one-time keys oldest first, each once, then the fallb
     body: { one_time_keys: { 'signed_curve25519:second': second }, fallback_keys: { 'signed_curve25519:fb1': fb } },
   });
   const readers = createE2eeReaders(h.db.sql);
-  assert.deepEqual(await readers.getUnusedFallbackKeyTypes(alice, 'CLAIM'), ['signed_curve25519']);
+  assert.deepEqual((await readers.getDeviceKeyCounts(alice, 'CLAIM')).unusedFallbackKeyTypes, ['signed_curve25519']);
 
   const body = { one_time_keys: { [alice]: { CLAIM: 'signed_curve25519' } } };
   const c1 = await h.call('POST', `${V3}/keys/claim`, { token: claimer.token, body });
@@ -122,21 +122,21 @@ test('keys/claim hands out one-time keys oldest first, each once, then the fallb
   assert.deepEqual(c1.json, { one_time_keys: { [alice]: { CLAIM: { 'signed_curve25519:first': first } } }, failures: {} });
   const c2 = await h.call('POST', `${V3}/keys/claim`, { token: claimer.token, body });
   assert.deepEqual(c2.json.one_time_keys[alice].CLAIM, { 'signed_curve25519:second': second });
-  assert.deepEqual(await readers.getOneTimeKeyCounts(alice, 'CLAIM'), { signed_curve25519: 0 });
-  assert.deepEqual(await readers.getUnusedFallbackKeyTypes(alice, 'CLAIM'), ['signed_curve25519']);
+  assert.deepEqual((await readers.getDeviceKeyCounts(alice, 'CLAIM')).oneTimeKeys, { signed_curve25519: 0 });
+  assert.deepEqual((await readers.getDeviceKeyCounts(alice, 'CLAIM')).unusedFallbackKeyTypes, ['signed_curve25519']);
 
   // Out of one-time keys: the fallback key, again and again, now reported as used.
   for (let i = 0; i < 2; i++) {
     const c = await h.call('POST', `${V3}/keys/claim`, { token: claimer.token, body });
     assert.deepEqual(c.json.one_time_keys[alice].CLAIM, { 'signed_curve25519:fb1': fb });
   }
-  assert.deepEqual(await readers.getUnusedFallbackKeyTypes(alice, 'CLAIM'), []);
+  assert.deepEqual((await readers.getDeviceKeyCounts(alice, 'CLAIM')).unusedFallbackKeyTypes, []);
 
   // Re-uploading the same fallback key keeps it used; a new one is unused again.
   await h.call('POST', `${V3}/keys/upload`, { token: dev.token, body: { fallback_keys: { 'signed_curve25519:fb1': fb } } });
-  assert.deepEqual(await readers.getUnusedFallbackKeyTypes(alice, 'CLAIM'), []);
+  assert.deepEqual((await readers.getDeviceKeyCounts(alice, 'CLAIM')).unusedFallbackKeyTypes, []);
   await h.call('POST', `${V3}/keys/upload`, { token: dev.token, body: { fallback_keys: { 'signed_curve25519:fb2': oneTimeKey(dev, true) } } });
-  assert.deepEqual(await readers.getUnusedFallbackKeyTypes(alice, 'CLAIM'), ['signed_curve25519']);
+  assert.deepEqual((await readers.getDeviceKeyCounts(alice, 'CLAIM')).unusedFallbackKeyTypes, ['signed_curve25519']);
 
   // Two fallback keys of one algorithm in one upload are refused.
   const two = await h.call('POST', `${V3}/keys/upload`, {

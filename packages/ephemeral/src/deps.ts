@@ -3,7 +3,7 @@ import type { Sql, StreamWriter } from '@hs/storage';
 import type { PresenceController } from './presence-handler.ts';
 import type { ReceiptsWriter } from './receipts-store.ts';
 import type { Clock } from './timer-wheel.ts';
-import type { TypingState } from './typing-state.ts';
+import type { TypingWriter } from './typing-state.ts';
 
 /** What the typing, receipts, read-marker and presence endpoints need from their process. */
 export interface EphemeralDeps {
@@ -15,8 +15,8 @@ export interface EphemeralDeps {
   readonly receiptsStream?: StreamWriter;
   /** Or a ready ReceiptsWriter (e.g. one forwarding to the stream's writer); takes precedence. */
   readonly receiptsWriter?: ReceiptsWriter;
-  /** The typing stream's in-memory state (only on the `typing` writer). */
-  readonly typing: TypingState;
+  /** Typing writes: the writer's `TypingState`, or a `ReplicatedTypingWriter` on other processes. */
+  readonly typing: TypingWriter;
   /** Presence writes: the local PresenceHandler on the `presence` writer, or a forwarder. */
   readonly presence: PresenceController;
   /** `presence.enabled` from config. */

@@ -102,9 +102,9 @@ export function createEphemeralHandlers(deps: EphemeralDeps): Map<string, Handle
     if (!(await deps.isJoined(roomId, userId))) throw errors.forbidden(`User ${userId} not in room ${roomId}`);
     if (body.typing === true) {
       const asked = typeof body.timeout === 'number' ? body.timeout : DEFAULT_TYPING_TIMEOUT_MS;
-      deps.typing.start(roomId, userId, Math.min(Math.max(asked, 0), MAX_TYPING_TIMEOUT_MS));
+      await deps.typing.start(roomId, userId, Math.min(Math.max(asked, 0), MAX_TYPING_TIMEOUT_MS));
     } else {
-      deps.typing.stop(roomId, userId);
+      await deps.typing.stop(roomId, userId);
     }
     return { body: {} };
   };

@@ -30,8 +30,16 @@ function fromRow(r: PresenceRow): UserPresence {
   };
 }
 
-/** Persist announced changes with fresh stream IDs; returns the highest ID used. */
-export async function persistPresence(sql: Sql, stream: StreamWriter, states: readonly UserPresence[]): Promise<number> {
+/**
+ * Persist announced changes with fresh stream IDs; returns the highest ID used. `committed` runs after
+ * the commit and before the IDs are released, so a notification it sends goes out with them.
+ */
+export async function persistPresence(
+  sql: Sql,
+  stream: StreamWriter,
+  states: readonly UserPresence[],
+  committed?: (position: number) => void,
+): Promise<number> {
   if (states.length === 0) return stream.position;
   return stream.withIds(states.length, async (ids) => {
     const rows = states.map((s, i) => ({
@@ -50,7 +58,9 @@ export async function persistPresence(sql: Sql, stream: StreamWriter, states: re
         stream_id = EXCLUDED.stream_id, state = EXCLUDED.state, status_msg = EXCLUDED.status_msg,
         last_active_ts = EXCLUDED.last_active_ts, last_federation_update_ts = EXCLUDED.last_federation_update_ts,
         last_user_sync_ts = EXCLUDED.last_user_sync_ts, currently_active = EXCLUDED.currently_active`;
-    return ids[ids.length - 1] as number;
+    const position = ids[ids.length - 1] as number;
+    committed?.(position);
+    return position;
   });
 }
 

@@ -65,9 +65,10 @@ export class LocalReceiptsWriter implements ReceiptsWriter {
            OR EXCLUDED.event_stream_ordering IS NULL
            OR receipts_linearized.event_stream_ordering < EXCLUDED.event_stream_ordering
         RETURNING stream_id`;
+      // After the commit, before the ID is released: the change is announced with the ID.
+      if (rows.length > 0) this.notify({ stream: 'receipts', position: id as number, rooms: [r.roomId] });
       return rows.length > 0 ? (id as number) : null;
     });
-    if (written !== null) this.notify({ stream: 'receipts', position: written, rooms: [r.roomId] });
     return written;
   }
 }

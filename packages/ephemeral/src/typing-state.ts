@@ -1,27 +1,35 @@
 /**
- * The `typing` stream. Typing is never persisted (as in Synapse): the writer process keeps, per room,
- * who is typing and until when, plus a counter that increases on every change. Each room remembers
- * the counter value of its last change, so a reader with a token position asks "which rooms changed
- * in (from, to]" and gets their current typing sets. A follower process keeps the same structure
- * fed from the writer's rows (`applyRows`); `rowsSince` is what the writer serves it to catch up.
+ * The `typing` stream's writer. Typing is never persisted (as in Synapse): the writer process keeps,
+ * per room, who is typing and until when, plus a serial that increases by one on every change. Each
+ * room remembers the serial of its last change, so a reader with a token position asks "which rooms
+ * changed in (from, to]" and gets their current typing sets. Other processes keep a `TypingMirror`
+ * fed with the writer's rows (`typing-replication.ts`). A restarted writer starts again from serial 0
+ * under a new `epoch`, which tells mirrors to resynchronise.
  */
-import type { JsonObject, Logger, NotifyFn } from '@hs/core';
+import { randomBytes } from 'node:crypto';
+import type { Logger, NotifyFn } from '@hs/core';
 import { silentLogger } from '@hs/core';
 import { TimerWheel, systemClock, type Clock } from './timer-wheel.ts';
+import type { TypingChangeRow, TypingRow } from './typing-replication.ts';
+import { TypingRooms, type TypingReader } from './typing-rooms.ts';
 
 /** Synapse's default and cap for a client's typing timeout. */
 export const DEFAULT_TYPING_TIMEOUT_MS = 30_000;
 export const MAX_TYPING_TIMEOUT_MS = 120_000;
 /** A remote server's typing notice lasts this long unless renewed (Synapse's FEDERATION_TIMEOUT). */
 export const REMOTE_TYPING_TIMEOUT_MS = 60_000;
-/** Rooms without a change for this long are forgotten (clients time typing out themselves). */
-const FORGET_AFTER_MS = 10 * 60_000;
+/** Rooms without a change for this long are forgotten (the mirror forgets them the same way). */
+export const FORGET_TYPING_AFTER_MS = 10 * 60_000;
 
-/** One replication row: a room's complete typing set as of `stream_id`. */
-export interface TypingRow extends JsonObject {
-  stream_id: number;
-  room_id: string;
-  user_ids: string[];
+/**
+ * Typing writes as the typing endpoint makes them: the writer's `TypingState`, or on other processes
+ * a `ReplicatedTypingWriter`. Both answer the typing stream position after the change.
+ */
+export interface TypingWriter {
+  /** `userId` is typing in `roomId` for `timeoutMs` from now (renewing an earlier notice). */
+  start(roomId: string, userId: string, timeoutMs: number): number | Promise<number>;
+  /** `userId` stopped typing; a no-op when they were not typing. */
+  stop(roomId: string, userId: string): number | Promise<number>;
 }
 
 export interface TypingStateOptions {
@@ -32,32 +40,34 @@ export interface TypingStateOptions {
   tickMs?: number;
   /** Start the periodic tick (default true); tests drive `tick()` by hand with an injected clock. */
   autoTick?: boolean;
-}
-
-interface RoomTyping {
-  users: Set<string>;
-  /** Stream position of the room's last change. */
-  serial: number;
-  /** Wall-clock time of the last change, for forgetting idle rooms. */
-  changedAt: number;
+  /**
+   * Called with each change's replication row (carrying `epoch`) just before `notify`; the process
+   * publishes it to the other processes' mirrors.
+   */
+  onRow?: (row: TypingChangeRow) => void;
 }
 
 const key = (roomId: string, userId: string) => `${roomId}\u0000${userId}`;
 
-export class TypingState {
+export class TypingState implements TypingWriter, TypingReader {
+  /** Names this run of the writer: serials restart from 0 with a new epoch. */
+  readonly epoch: string = randomBytes(8).toString('hex');
   private readonly notify: NotifyFn;
+  private readonly onRow: ((row: TypingChangeRow) => void) | undefined;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly rooms = new Map<string, RoomTyping>();
-  /** (room, user) → time typing ends, for members typing on this writer. */
+  private readonly rooms = new TypingRooms();
+  /** (room, user) → time typing ends. */
   private readonly until = new Map<string, number>();
   private readonly wheel: TimerWheel<string>;
   private serial = 0;
+  private forgotten = 0;
   private timer: NodeJS.Timeout | undefined;
   private lastForget: number;
 
   constructor(opts: TypingStateOptions) {
     this.notify = opts.notify;
+    this.onRow = opts.onRow;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? silentLogger;
     const tickMs = opts.tickMs ?? 5000;
@@ -74,22 +84,28 @@ export class TypingState {
     return this.serial;
   }
 
-  /** `userId` is typing in `roomId` for `timeoutMs` from now (renewing an earlier notice). */
-  start(roomId: string, userId: string, timeoutMs: number): void {
+  /**
+   * The highest serial of a forgotten room: rows since a position below it are incomplete (a room
+   * may have changed there and been dropped since), so a catch-up from there must be a full resync.
+   */
+  get forgottenUpTo(): number {
+    return this.forgotten;
+  }
+
+  start(roomId: string, userId: string, timeoutMs: number): number {
     const now = this.clock();
     const k = key(roomId, userId);
     const ends = now + Math.max(0, timeoutMs);
     this.until.set(k, ends);
     this.wheel.insert(now, k, ends);
-    if (this.rooms.get(roomId)?.users.has(userId)) return;
-    this.change(roomId, userId, true, now);
+    if (!this.rooms.isTyping(roomId, userId)) this.change(roomId, userId, true, now);
+    return this.serial;
   }
 
-  /** `userId` stopped typing (or left the room). A no-op when they were not typing. */
-  stop(roomId: string, userId: string): void {
+  stop(roomId: string, userId: string): number {
     this.until.delete(key(roomId, userId));
-    if (!this.rooms.get(roomId)?.users.has(userId)) return;
-    this.change(roomId, userId, false, this.clock());
+    if (this.rooms.isTyping(roomId, userId)) this.change(roomId, userId, false, this.clock());
+    return this.serial;
   }
 
   /** A typing EDU from another server: it lasts REMOTE_TYPING_TIMEOUT_MS unless renewed or stopped. */
@@ -99,7 +115,7 @@ export class TypingState {
   }
 
   isTyping(roomId: string, userId: string): boolean {
-    return this.rooms.get(roomId)?.users.has(userId) ?? false;
+    return this.rooms.isTyping(roomId, userId);
   }
 
   /** Expire typing notices that ran out, and forget long-idle rooms. Runs on the wheel's period. */
@@ -114,88 +130,36 @@ export class TypingState {
       this.log.debug('typing timed out', { room_id: roomId, user_id: userId });
       this.stop(roomId, userId);
     }
-    if (now - this.lastForget >= FORGET_AFTER_MS) {
+    if (now - this.lastForget >= FORGET_TYPING_AFTER_MS) {
       this.lastForget = now;
-      for (const [roomId, room] of this.rooms) {
-        if (room.users.size === 0 && now - room.changedAt >= FORGET_AFTER_MS) this.rooms.delete(roomId);
-      }
+      this.forgotten = Math.max(this.forgotten, this.rooms.forgetIdle(now, FORGET_TYPING_AFTER_MS));
     }
   }
 
   private change(roomId: string, userId: string, typing: boolean, now: number): void {
-    let room = this.rooms.get(roomId);
-    if (!room) {
-      room = { users: new Set(), serial: 0, changedAt: now };
-      this.rooms.set(roomId, room);
-    }
-    if (typing) room.users.add(userId);
-    else room.users.delete(userId);
     this.serial += 1;
-    room.serial = this.serial;
-    room.changedAt = now;
+    this.rooms.change(roomId, userId, typing, this.serial, now);
+    if (this.onRow) {
+      const row = this.rooms.rowOf(roomId);
+      if (row) this.onRow({ ...row, epoch: this.epoch });
+    }
     this.notify({ stream: 'typing', position: this.serial, rooms: [roomId] });
   }
 
-  /**
-   * Rooms among `roomIds` (all rooms when omitted) whose typing changed in (fromPos, toPos], with who
-   * is typing there now. What /sync sends as `m.typing` for an incremental sync.
-   */
   getTypingUpdates(fromPos: number, toPos: number = this.serial, roomIds?: Iterable<string>): Map<string, string[]> {
-    const out = new Map<string, string[]>();
-    if (fromPos >= toPos) return out;
-    const consider = (roomId: string, room: RoomTyping | undefined) => {
-      if (room && room.serial > fromPos && room.serial <= toPos) out.set(roomId, [...room.users]);
-    };
-    if (roomIds) for (const roomId of roomIds) consider(roomId, this.rooms.get(roomId));
-    else for (const [roomId, room] of this.rooms) consider(roomId, room);
-    return out;
+    return this.rooms.updates(fromPos, toPos, roomIds);
   }
 
-  /** Who is typing in each of `roomIds` right now (rooms with nobody typing are left out): initial syncs. */
   getRoomsTyping(roomIds: Iterable<string>): Map<string, string[]> {
-    const out = new Map<string, string[]>();
-    for (const roomId of roomIds) {
-      const room = this.rooms.get(roomId);
-      if (room && room.users.size > 0) out.set(roomId, [...room.users]);
-    }
-    return out;
+    return this.rooms.typing(roomIds);
   }
 
   /**
-   * Replication rows for (fromPos, toPos], in position order, at most `limit`: each changed room once,
-   * with its current set. When limited, `upTo` is the position the rows cover (ask again from there).
+   * Replication rows for (fromPos, toPos], by serial: each room whose last change lies there, once,
+   * with its current set (earlier changes of the same room are superseded). Without `epoch`.
    */
-  rowsSince(fromPos: number, toPos: number = this.serial, limit = 1000): { rows: TypingRow[]; upTo: number } {
-    const rows: TypingRow[] = [];
-    for (const [roomId, room] of this.rooms) {
-      if (room.serial > fromPos && room.serial <= toPos) rows.push({ stream_id: room.serial, room_id: roomId, user_ids: [...room.users] });
-    }
-    rows.sort((a, b) => a.stream_id - b.stream_id);
-    if (rows.length > limit) {
-      const kept = rows.slice(0, limit);
-      return { rows: kept, upTo: (kept[kept.length - 1] as TypingRow).stream_id };
-    }
-    return { rows, upTo: toPos };
-  }
-
-  /**
-   * A follower applies the writer's rows. A position below ours means the writer restarted (typing is
-   * in memory only), so everything known is dropped first, as Synapse does.
-   */
-  applyRows(token: number, rows: readonly TypingRow[]): void {
-    if (token < this.serial) {
-      this.log.info('typing stream went backwards (writer restarted); resetting', { from: this.serial, to: token });
-      this.rooms.clear();
-      this.until.clear();
-    }
-    const now = this.clock();
-    const changed: string[] = [];
-    for (const row of rows) {
-      this.rooms.set(row.room_id, { users: new Set(row.user_ids), serial: row.stream_id, changedAt: now });
-      changed.push(row.room_id);
-    }
-    this.serial = token;
-    if (changed.length > 0) this.notify({ stream: 'typing', position: token, rooms: changed });
+  typingRowsSince(fromPos: number, toPos: number = this.serial): TypingRow[] {
+    return this.rooms.rowsSince(fromPos, toPos);
   }
 
   close(): void {

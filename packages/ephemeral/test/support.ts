@@ -1,13 +1,16 @@
 /**
  * Test support: a database with only the migrations this package needs (so other domains' work in
- * progress cannot break these tests), a fake room world for the room lookups, and an HTTP app.
+ * progress cannot break these tests), a fake room world for the room lookups, an HTTP app, and a
+ * worker's HTTP app that forwards its writes.
  */
+import assert from 'node:assert/strict';
 import { errors, silentLogger, type JsonObject, type StreamChange } from '@hs/core';
 import type { Requester } from '@hs/http';
 import { startTestApp, type TestApp } from '@hs/http/testing';
+import type { ReplicatedWriterOptions } from '@hs/replication';
 import { StreamWriter, applyMigrations, readMigrations } from '@hs/storage';
 import { createTestDatabase, type TestDatabase } from '@hs/storage/testing';
-import { createEphemeralHandlers, ephemeralEndpoints, type EphemeralDeps } from '../src/index.ts';
+import { createEphemeralHandlers, ephemeralEndpoints, ReplicatedPresence, ReplicatedReceiptsWriter, ReplicatedTypingWriter, type EphemeralDeps } from '../src/index.ts';
 import { PresenceHandler } from '../src/presence-handler.ts';
 import { TypingState } from '../src/typing-state.ts';
 
@@ -153,6 +156,34 @@ export async function startHarness(opts: { presenceEnabled?: boolean } = {}): Pr
       await db.close();
     },
   };
+}
+
+/**
+ * A worker's app: receipts and typing are forwarded with `opts`, and presence through `presence`
+ * (without one, presence is off); reads come from `db` and `world`. A worker announces nothing itself.
+ */
+export function startWorkerApp(
+  db: TestDatabase,
+  world: FakeWorld,
+  opts: ReplicatedWriterOptions,
+  extra: { presence?: ReplicatedPresence; clock?: () => number } = {},
+): Promise<TestApp> {
+  return startTestApp({
+    endpoints: ephemeralEndpoints,
+    handlers: createEphemeralHandlers({
+      sql: db.sql,
+      serverName: 'test',
+      log: silentLogger,
+      notify: () => assert.fail('a worker announces nothing itself'),
+      receiptsWriter: new ReplicatedReceiptsWriter(opts),
+      typing: new ReplicatedTypingWriter(opts),
+      presence: extra.presence ?? new ReplicatedPresence({ ...opts, instanceName: 'worker1', enabled: false }),
+      presenceEnabled: extra.presence !== undefined,
+      ...(extra.clock ? { clock: extra.clock } : {}),
+      ...world.deps(),
+    }),
+    authenticate,
+  });
 }
 
 export const enc = encodeURIComponent;

@@ -1,7 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { StreamChange } from '@hs/core';
-import { TypingState, type TypingRow } from '../src/typing-state.ts';
+import type { TypingChangeRow } from '../src/typing-replication.ts';
+import { TypingState } from '../src/typing-state.ts';
 import { FakeClock, enc, startHarness, type Harness } from './support.ts';
 
 const ROOM = '!room:test';
@@ -90,13 +91,16 @@ test('renewing a typing notice pushes its expiry back', () => {
   assert.equal(t.isTyping(ROOM, ALICE), false);
 });
 
-test('readers: updates between positions, current typing per room, rows for a follower', () => {
+test('readers: updates between positions, current typing per room, rows for mirrors', () => {
   const clock = new FakeClock();
-  const t = new TypingState({ notify: () => {}, clock: clock.now, autoTick: false });
-  t.start('!a:test', ALICE, 30_000); // 1
-  t.start('!b:test', BOB, 30_000); // 2
-  t.start('!a:test', BOB, 30_000); // 3
-  t.stop('!b:test', BOB); // 4
+  const announced: TypingChangeRow[] = [];
+  const t = new TypingState({ notify: () => {}, clock: clock.now, autoTick: false, onRow: (r) => void announced.push(r) });
+  assert.equal(t.start('!a:test', ALICE, 30_000), 1);
+  assert.equal(t.start('!b:test', BOB, 30_000), 2);
+  assert.equal(t.start('!a:test', BOB, 30_000), 3);
+  assert.equal(t.start('!a:test', BOB, 30_000), 3, 'a renewal changes nothing and answers the same position');
+  assert.equal(t.stop('!b:test', BOB), 4);
+  assert.equal(t.stop('!b:test', BOB), 4);
   assert.equal(t.position, 4);
   assert.deepEqual(t.getTypingUpdates(0, 4), new Map([['!a:test', [ALICE, BOB]], ['!b:test', []]]));
   assert.deepEqual(t.getTypingUpdates(3, 4), new Map([['!b:test', []]]));
@@ -106,27 +110,34 @@ test('readers: updates between positions, current typing per room, rows for a fo
   assert.deepEqual(t.getTypingUpdates(0, 4, ['!b:test']), new Map([['!b:test', []]]));
   assert.deepEqual(t.getRoomsTyping(['!a:test', '!b:test', '!c:test']), new Map([['!a:test', [ALICE, BOB]]]));
 
-  const all = t.rowsSince(0);
-  assert.deepEqual(all, {
-    rows: [
-      { stream_id: 3, room_id: '!a:test', user_ids: [ALICE, BOB] },
-      { stream_id: 4, room_id: '!b:test', user_ids: [] },
-    ],
-    upTo: 4,
-  });
-  assert.deepEqual(t.rowsSince(0, 4, 1), { rows: [{ stream_id: 3, room_id: '!a:test', user_ids: [ALICE, BOB] }], upTo: 3 });
+  // One row per change, each with the set as it was then and the writer's epoch.
+  assert.deepEqual(announced, [
+    { id: 1, room_id: '!a:test', user_ids: [ALICE], epoch: t.epoch },
+    { id: 2, room_id: '!b:test', user_ids: [BOB], epoch: t.epoch },
+    { id: 3, room_id: '!a:test', user_ids: [ALICE, BOB], epoch: t.epoch },
+    { id: 4, room_id: '!b:test', user_ids: [], epoch: t.epoch },
+  ]);
+  // Catch-up rows: each room once, at its last change.
+  assert.deepEqual(t.typingRowsSince(0), [
+    { id: 3, room_id: '!a:test', user_ids: [ALICE, BOB] },
+    { id: 4, room_id: '!b:test', user_ids: [] },
+  ]);
+  assert.deepEqual(t.typingRowsSince(0, 3), [{ id: 3, room_id: '!a:test', user_ids: [ALICE, BOB] }]);
+  assert.deepEqual(t.typingRowsSince(4), []);
+  assert.notEqual(new TypingState({ notify: () => {}, autoTick: false }).epoch, t.epoch, 'each run has its own epoch');
+});
 
-  // A follower fed those rows answers the same questions.
-  const seen: StreamChange[] = [];
-  const follower = new TypingState({ notify: (c) => void seen.push(c), clock: clock.now, autoTick: false });
-  follower.applyRows(all.upTo, all.rows as TypingRow[]);
-  assert.equal(follower.position, 4);
-  assert.deepEqual(follower.getTypingUpdates(0, 4), t.getTypingUpdates(0, 4));
-  assert.deepEqual(seen, [{ stream: 'typing', position: 4, rooms: ['!a:test', '!b:test'] }]);
-  // The writer restarted (its counter went back): the follower forgets everything first.
-  follower.applyRows(1, [{ stream_id: 1, room_id: '!c:test', user_ids: [BOB] }]);
-  assert.equal(follower.position, 1);
-  assert.deepEqual(follower.getRoomsTyping(['!a:test', '!c:test']), new Map([['!c:test', [BOB]]]));
+test('idle rooms are forgotten after 10 minutes, and the writer says how far that reaches', () => {
+  const clock = new FakeClock();
+  const t = new TypingState({ notify: () => {}, clock: clock.now, autoTick: false, tickMs: 1000 });
+  t.start('!a:test', ALICE, 1000); // 1
+  t.stop('!a:test', ALICE); // 2
+  t.start('!b:test', BOB, 20 * 60_000); // 3
+  clock.advance(10 * 60_000);
+  t.tick();
+  assert.equal(t.forgottenUpTo, 2);
+  assert.deepEqual(t.typingRowsSince(0), [{ id: 3, room_id: '!b:test', user_ids: [BOB] }]);
+  assert.deepEqual(t.getTypingUpdates(0, 3), new Map([['!b:test', [BOB]]]));
 });
 
 test('the periodic tick expires typing on its own with the real clock', async () => {

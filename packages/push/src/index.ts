@@ -23,3 +23,5 @@ export * from './push-notification-endpoints.ts';
 export * from './push-notification-handlers.ts';
 export * from './push-member-index.ts';
 export * from './push-actions-store.ts';
+export * from './push-rules-replication.ts';
+export * from './pushers-replication.ts';

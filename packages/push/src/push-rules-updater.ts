@@ -57,10 +57,11 @@ export function createLocalPushRulesUpdater(deps: LocalPushRulesUpdaterDeps): Pu
         await work(tx);
         await tx`INSERT INTO push_rules_stream (stream_id, user_id, kind, rule_id, op) VALUES (${id as number}, ${userId}, ${kind}, ${ruleId}, ${op})`;
       });
+      // After the commit, before the ID is released: the change is announced with the ID.
+      notify({ stream: 'push_rules', position: id as number, users: [userId] });
       return id as number;
     });
     log.debug('push rules changed', { user: userId, kind, rule: ruleId, op, position });
-    notify({ stream: 'push_rules', position, users: [userId] });
     return position;
   }
 

@@ -72,11 +72,12 @@ export function createLocalPushersWriter(deps: LocalPushersWriterDeps): PushersW
         await recordRemovals(tx, id as number, rows);
         return rows;
       });
+      // After the commit, before the ID is released: the change is announced with the ID.
+      if (removed.length > 0) announce(id as number, removed.map((r) => r.user_id));
       return { id: id as number, removed };
     });
     if (removed.length === 0) return null;
     log.debug('pushers removed', { count: removed.length, position: id });
-    announce(id, removed.map((r) => r.user_id));
     return id;
   }
 
@@ -105,10 +106,10 @@ export function createLocalPushersWriter(deps: LocalPushersWriterDeps): PushersW
               last_stream_ordering = EXCLUDED.last_stream_ordering, stream_id = EXCLUDED.stream_id`;
           return others;
         });
+        announce(id as number, [p.userId, ...removed.map((r) => r.user_id)]);
         return { id: id as number, removed };
       });
       log.debug('pusher set', { app_id: p.appId, position: id, removed_for_others: removed.length });
-      announce(id, [p.userId, ...removed.map((r) => r.user_id)]);
       return id;
     },
 

@@ -43,8 +43,6 @@ export interface RoomsEnv {
   hook: boolean;
   /** Errors the onPersisted hook hit (none expected). */
   readonly hookErrors: string[];
-  /** Wait until push actions of everything persisted so far are stored (the hook runs after persist returns). */
-  settled(): Promise<void>;
   send(roomId: string, sender: string, content: JsonObject, type?: string): Promise<string>;
   join(roomId: string, userId: string): Promise<string>;
   leave(roomId: string, userId: string): Promise<string>;
@@ -103,20 +101,16 @@ export async function startRoomsEnv(): Promise<RoomsEnv> {
     roomStates,
     actionsDeps,
     hookErrors,
-    settled: () => persister.settled(),
     async send(roomId: string, sender: string, content: JsonObject, type = 'm.room.message') {
       const { eventId } = await rooms.sendMessageEvent({ roomId, sender, type, content });
-      await persister.settled();
       return eventId;
     },
     async join(roomId: string, userId: string) {
       const { eventId } = await rooms.updateMembership({ roomId, sender: userId, target: userId, action: 'join' });
-      await persister.settled();
       return eventId;
     },
     async leave(roomId: string, userId: string) {
       const { eventId } = await rooms.updateMembership({ roomId, sender: userId, target: userId, action: 'leave' });
-      await persister.settled();
       return eventId;
     },
     async read(userId: string, roomId: string, eventId: string, opts: { threadId?: string; type?: string } = {}) {
@@ -147,7 +141,6 @@ export async function startRoomsEnv(): Promise<RoomsEnv> {
       return { status: res.status, json };
     },
     async close() {
-      await persister.settled();
       await app.close();
       await Promise.all([eventsWriter, receiptsWriter, rulesWriter, pushersWriter].map((w) => (w as StreamWriter).flush()));
       await db.close();
@@ -157,7 +150,6 @@ export async function startRoomsEnv(): Promise<RoomsEnv> {
 
 /** Who an event notified, and how, for assertions (user → outcome). */
 export async function actionRows(env: RoomsEnv, eventId: string): Promise<Map<string, { notif: boolean; highlight: boolean; actions: unknown; thread_id: string }>> {
-  await env.settled();
   const stored = await getPushActionsForEvent(env.db.sql, eventId);
   return new Map([...stored].map(([user, o]) => [user, { notif: o.notify, highlight: o.highlight, actions: o.actions, thread_id: o.threadId }]));
 }

@@ -1,4 +1,4 @@
-/** Shared set-up for the HTTP tests: a database with only the migrations push needs, and a test app. */
+/** Shared set-up for the tests: a database with only the migrations push needs, and a test app. */
 import { errors, silentLogger, type StreamChange } from '@hs/core';
 import type { Authenticator, Requester } from '@hs/http';
 import { startTestApp, type TestApp } from '@hs/http/testing';
@@ -24,10 +24,15 @@ export const authenticate: Authenticator = async (req) => {
   return requester;
 };
 
-export async function startPushTestEnv(extra: Partial<PushDeps> = {}): Promise<PushTestEnv> {
+/** Only our own tables (and the stream sequences): other domains' migrations are not our concern here. */
+export async function pushDatabase(): Promise<TestDatabase> {
   const db = await createTestDatabase({ migrate: false });
-  // Only our own tables (and the stream sequences): other domains' migrations are not our concern here.
   await applyMigrations(db.sql, silentLogger, readMigrations().filter((m) => m.name === '0001_streams.sql' || m.name === '0005_push.sql'));
+  return db;
+}
+
+export async function startPushTestEnv(extra: Partial<PushDeps> = {}): Promise<PushTestEnv> {
+  const db = await pushDatabase();
   const writer = await StreamWriter.open(db.sql, 'push_rules', 'test', silentLogger);
   const changes: StreamChange[] = [];
   const handlers = createPushHandlers({

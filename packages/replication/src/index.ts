@@ -9,3 +9,5 @@ export * from './http-replication.ts';
 export * from './http-replication-server.ts';
 export * from './http-replication-client.ts';
 export * from './metrics.ts';
+export * from './replicated-writer.ts';
+export * from './replication-body.ts';

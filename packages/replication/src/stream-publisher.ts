@@ -35,6 +35,8 @@ interface PublishedStream {
   lastRows: number;
   /** Committed rows waiting for the position to reach their ID, ascending by ID. */
   staged: { id: number; rows: StreamRow[] }[];
+  /** The highest ID whose rows may exist without having been staged (an ambiguous commit). */
+  uncertain: number;
 }
 
 export class StreamPublisher {
@@ -56,7 +58,7 @@ export class StreamPublisher {
   addStream(stream: string, position: number): void {
     if (this.streams.has(stream)) throw new Error(`stream ${stream} is already published`);
     if (!Number.isSafeInteger(position) || position < 0) throw new RangeError(`invalid position ${position}`);
-    this.streams.set(stream, { announced: position, lastRows: position, staged: [] });
+    this.streams.set(stream, { announced: position, lastRows: position, staged: [], uncertain: 0 });
     if (this.unsubscribe.length > 0) this.announce(stream);
   }
 
@@ -142,10 +144,29 @@ export class StreamPublisher {
     s.staged.splice(i, 0, entry);
   }
 
+  /**
+   * Rows at `id` may have been committed without being staged (the transaction's outcome is unknown).
+   * When the position passes it, followers are told to read the range from the source instead.
+   */
+  uncertain(stream: string, id: number): void {
+    const s = this.stream(stream);
+    if (id > s.announced && id > s.uncertain) s.uncertain = id;
+  }
+
   /** Our position on `stream` moved to `position`: announce staged rows up to it, or just the position. */
   advance(stream: string, position: number): void {
     const s = this.stream(stream);
     if (!Number.isSafeInteger(position) || position <= s.announced) return;
+    if (s.uncertain > s.announced && s.uncertain <= position) {
+      // We cannot say which rows exist up to here: claim rows up to `position`, so every follower
+      // behind it reads (its position, position] from the source — the staged rows included.
+      s.uncertain = 0;
+      while (s.staged.length > 0 && s.staged[0]!.id <= position) s.staged.shift();
+      s.lastRows = position;
+      s.announced = position;
+      this.emit({ type: 'POSITION', stream, instance: this.instanceName, prevToken: position, newToken: position });
+      return;
+    }
     let n = 0;
     while (n < s.staged.length && s.staged[n]!.id <= position) n++;
     if (n > 0) {

@@ -129,4 +129,33 @@ describe('StreamPublisher', () => {
     assert.deepEqual(source.calls, [['main', 0, 3]]);
     follower.stop();
   });
+  test('an ambiguous commit makes followers read the range back instead of trusting the staged rows', async () => {
+    const bus = new InProcessBus({ instanceName: 'main' });
+    await bus.start();
+    const source = new FakeStreamSource();
+    const applied = new AppliedLog();
+    const follower = new StreamFollower();
+    follower.registerStream({ stream: 's', positions: { main: 0 }, fetchRows: source.fetchRows, onRows: applied.handler });
+    follower.attach(bus);
+    const publisher = new StreamPublisher({ bus, localFollower: follower });
+    publisher.addStream('s', 0);
+    publisher.start();
+    publisher.stage('s', 1, [source.add('main', 1)]);
+    publisher.advance('s', 1);
+    // ID 2 committed although its writer was told the connection dropped: nothing was staged for it.
+    source.add('main', 2);
+    publisher.uncertain('s', 2);
+    publisher.stage('s', 3, [source.add('main', 3)]);
+    publisher.advance('s', 3);
+    await follower.idle();
+    assert.deepEqual(applied.positions('main'), [1, 2, 3], 'the uncommitted-looking row is delivered too, once');
+    assert.deepEqual(source.calls, [['main', 1, 3]]);
+    // Later writes go back to plain RDATA.
+    publisher.stage('s', 4, [source.add('main', 4)]);
+    publisher.advance('s', 4);
+    await follower.idle();
+    assert.deepEqual(applied.positions('main'), [1, 2, 3, 4]);
+    assert.equal(source.calls.length, 1);
+    follower.stop();
+  });
 });

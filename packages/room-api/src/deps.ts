@@ -1,4 +1,5 @@
 import type { Logger, NotifyFn } from '@hs/core';
+import type { Authenticator } from '@hs/http';
 import type { RoomsService } from '@hs/rooms';
 import type { Sql } from '@hs/storage';
 import type { RoomApiIndexer } from './indexer.ts';
@@ -22,6 +23,11 @@ export interface RoomApiDeps {
   getIgnoredUsers?(userId: string): Promise<ReadonlySet<string>>;
   /** Share one indexer between handlers and the background duty; created from these deps if absent. */
   readonly indexer?: RoomApiIndexer;
+  /**
+   * Resolves access tokens for endpoints where signing in is optional (GET /room_summary). Without
+   * it those endpoints answer every request as unauthenticated.
+   */
+  readonly authenticate?: Authenticator;
   /** Milliseconds since the epoch; tests may fix it. */
   readonly clock?: () => number;
 }

@@ -1,8 +1,8 @@
 /**
  * The room API's endpoints, as data. Workers follow Synapse's generic worker list: /messages (by
  * room), /context, /relations, /threads, /timestamp_to_event, /rooms/{id}/aliases, /search,
- * /publicRooms, /user_directory/search and /redact (an event send, by room) may run on any generic
- * worker; the alias and published-directory writes and /upgrade stay on main.
+ * /publicRooms, /room_summary, /user_directory/search and /redact (an event send, by room) may run on
+ * any generic worker; the alias and published-directory writes and /upgrade stay on main.
  */
 import type { EndpointDecl } from '@hs/http';
 
@@ -61,6 +61,9 @@ export const roomApiEndpoints: EndpointDecl[] = [
   },
   { ...anon, name: 'public_rooms_get', method: 'GET', path: `${C}/publicRooms`, workers: anyHttp },
   { ...base, name: 'public_rooms_post', method: 'POST', path: `${C}/publicRooms`, workers: anyHttp, bodySchema: 'client/public-rooms' },
+
+  // Room summaries (v1.15): signing in is optional, the handler authenticates when a token is given.
+  { ...v1, name: 'room_summary', method: 'GET', path: `${C1}/room_summary/{roomIdOrAlias}`, workers: anyHttp, auth: 'none' },
 
   // Room lifecycle
   { ...base, name: 'room_upgrade', method: 'POST', path: `${C}/rooms/{roomId}/upgrade`, workers: mainOnly, writer: 'events', bodySchema: 'client/room-upgrade' },

@@ -10,7 +10,17 @@ import { queryBool, queryInt, queryString } from '@hs/http';
 import type { RoomApiDeps } from './deps.ts';
 import { createRoomApi } from './api.ts';
 import { RoomApiIndexer } from './indexer.ts';
-import { forbiddenGuest, directionParam, limitParam, param, rejectNul, requester, requireEventId, requireRoomId } from './params.ts';
+import {
+  forbiddenGuest,
+  directionParam,
+  limitParam,
+  optionalRequester,
+  param,
+  rejectNul,
+  requester,
+  requireEventId,
+  requireRoomId,
+} from './params.ts';
 import { parseRoomEventFilter } from './room-event-filter.ts';
 import { getMessages } from './messages.ts';
 import { getEventContext } from './event-context.ts';
@@ -20,6 +30,7 @@ import { timestampToEvent } from './timestamp-lookup.ts';
 import { redactEvent } from './redact.ts';
 import { deleteAlias, getAlias, listRoomAliases, putAlias } from './aliases.ts';
 import { getDirectoryVisibility, listPublicRooms, publicRoomsQueryFromBody, setDirectoryVisibility } from './public-rooms.ts';
+import { getRoomSummary } from './room-summary.ts';
 import { RoomUpgrader } from './upgrade.ts';
 import { searchRoomEvents } from './search.ts';
 import { searchUserDirectory } from './user-directory.ts';
@@ -163,6 +174,14 @@ export function createRoomApiHandlers(deps: RoomApiDeps): Map<string, Handler> {
     const server = queryString(ctx.req, 'server');
     const query = publicRoomsQueryFromBody((ctx.body ?? {}) as JsonObject, server !== undefined && server !== '' ? server : undefined);
     return { body: await listPublicRooms(api, query) };
+  });
+
+  if (!deps.authenticate) deps.log.warn('room-api has no authenticator: /room_summary answers every request as unauthenticated');
+  set('room_summary', async (ctx) => {
+    const r = await optionalRequester(ctx, deps.authenticate);
+    // `via` names servers to ask when this one cannot summarise the room itself. Without federation
+    // there is nobody to ask: the parameter is accepted and the room is summarised from local state.
+    return { body: await getRoomSummary(api, r?.userId, param(ctx, 'roomIdOrAlias')) };
   });
 
   set('room_upgrade', async (ctx) => {

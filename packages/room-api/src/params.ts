@@ -1,12 +1,28 @@
 /** Small request helpers shared by the handlers: who is asking, path and query values, and guards. */
 import { MatrixError, errors } from '@hs/core';
-import type { Handler, RequestContext, Requester } from '@hs/http';
+import type { Authenticator, Handler, RequestContext, Requester } from '@hs/http';
 import { queryInt, queryString } from '@hs/http';
 import { hasNul } from '@hs/rooms/ids';
 
 export function requester(ctx: RequestContext): Requester {
   if (!ctx.requester) throw errors.missingToken();
   return ctx.requester;
+}
+
+/**
+ * For endpoints where signing in is optional: the requester when the request carries an access token
+ * (a bad token is still 401), undefined when it carries none — or a header that is no bearer token,
+ * as Synapse treats it.
+ */
+export async function optionalRequester(ctx: RequestContext, authenticate: Authenticator | undefined): Promise<Requester | undefined> {
+  if (!authenticate) return undefined;
+  if (ctx.req.get('authorization') === undefined && (ctx.req.query as Record<string, unknown>).access_token === undefined) return undefined;
+  try {
+    return await authenticate(ctx.req);
+  } catch (e) {
+    if (e instanceof MatrixError && e.errcode === 'M_MISSING_TOKEN') return undefined;
+    throw e;
+  }
 }
 
 export function param(ctx: RequestContext, name: string): string {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { errors, silentLogger } from '@hs/core';
 import type { StreamChange } from '@hs/core';
 import { keyPairFromSeed } from '@hs/events';
-import type { Requester } from '@hs/http';
+import type { Authenticator } from '@hs/http';
 import { startTestApp } from '@hs/http/testing';
 import type { TestApp } from '@hs/http/testing';
 import { createRoomsHandlers, roomsEndpoints } from '@hs/rooms';
@@ -56,6 +56,18 @@ export interface Harness {
 export async function startHarness(overrides: Partial<RoomsDeps> = {}): Promise<Harness> {
   const { db, writer, service: rooms, deps: roomsDeps, notified, profiles } = await startRoomsTestBed({ serverName: SERVER, serverKey: KEY, overrides });
   const ignored = new Map<string, Set<string>>();
+  const authenticate: Authenticator = async (req) => {
+    const h = req.headers.authorization;
+    if (!h?.startsWith('Bearer ')) throw errors.missingToken();
+    let token = h.slice(7);
+    const isAdmin = token.startsWith('admin:');
+    if (isAdmin) token = token.slice(6);
+    const isGuest = token.startsWith('guest:');
+    if (isGuest) token = token.slice(6);
+    if (token === 'bogus') throw errors.unknownToken('Unknown access token');
+    const [userId, deviceId] = token.split('|');
+    return { userId: userId as string, deviceId: deviceId ?? 'DEV', isGuest, isAdmin };
+  };
   const base: RoomApiDeps = {
     sql: db.sql,
     serverName: SERVER,
@@ -64,24 +76,14 @@ export async function startHarness(overrides: Partial<RoomsDeps> = {}): Promise<
     rooms,
     eventsPosition: () => writer.position,
     getIgnoredUsers: async (u) => ignored.get(u) ?? new Set(),
+    authenticate,
   };
   const indexer = createRoomApiIndexer(base);
   const deps: RoomApiDeps = { ...base, indexer };
   const app = await startTestApp({
     endpoints: [...roomsEndpoints, ...roomApiEndpoints],
     handlers: new Map([...createRoomsHandlers(roomsDeps, rooms), ...createRoomApiHandlers(deps)]),
-    authenticate: async (req) => {
-      const h = req.headers.authorization;
-      if (!h?.startsWith('Bearer ')) throw errors.missingToken();
-      let token = h.slice(7);
-      const isAdmin = token.startsWith('admin:');
-      if (isAdmin) token = token.slice(6);
-      const isGuest = token.startsWith('guest:');
-      if (isGuest) token = token.slice(6);
-      const [userId, deviceId] = token.split('|');
-      const r: Requester = { userId: userId as string, deviceId: deviceId ?? 'DEV', isGuest, isAdmin };
-      return r;
-    },
+    authenticate,
   });
   let txn = 0;
   const call = (token: string | undefined, method: string, path: string, body?: unknown): Promise<Reply> => callJson(app.baseUrl, token, method, path, body);

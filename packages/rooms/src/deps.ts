@@ -22,14 +22,19 @@ export interface RoomsDeps {
   readonly log: Logger;
   readonly notify: NotifyFn;
   readonly serverKey: ServerKey;
-  /** This process's writer for the `events` stream (used by the local persister). */
-  readonly eventsWriter: StreamWriter;
+  /** This process's writer for the `events` stream (the local persister); required unless `persister` is given. */
+  readonly eventsWriter?: StreamWriter;
   /** The user's global profile, for join/invite/knock events; undefined fields are left out. */
   getProfile(userId: string): Promise<MemberProfile>;
   /** Runs after each commit of the local persister, before its notify (push actions, counts). */
   readonly onPersisted?: (events: readonly NewlyPersistedEvent[]) => Promise<void> | void;
-  /** Swap in a remote persister (HTTP replication to the events writer). Default: persist locally. */
+  /** Swap in another persister (tests). Default: persist locally, routed by `routePersist` when given. */
   readonly persister?: EventPersister;
+  /**
+   * Wrap the local persister (undefined when this process writes no events) in one that sends rooms
+   * this process does not persist to their writer (RoutedEventPersister).
+   */
+  readonly routePersist?: (local: EventPersister | undefined) => EventPersister;
   /** Room version for new rooms when the client names none. Default: the spec's recommendation. */
   readonly defaultRoomVersion?: string;
   /** State group delta chains are cut with a full snapshot after this many hops. Default 50. */

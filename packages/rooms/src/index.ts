@@ -3,6 +3,7 @@ export * from './stored-event.ts';
 export * from './state-store.ts';
 export * from './event-store.ts';
 export * from './persister.ts';
+export * from './event-persister-replication.ts';
 export * from './room-draft.ts';
 export * from './event-creator.ts';
 export * from './client-events.ts';

@@ -98,17 +98,15 @@ export interface LocalPersisterOptions {
   /**
    * Called after each commit with the events written, in stream order, and BEFORE that commit's
    * `notify`: what it derives (push actions, notification counts) is in place when /sync wakes.
-   * Calls run one at a time in commit order, but `persist` does not wait for its call (unless many
-   * are pending): the room's next batch is persisted meanwhile. `settled()` waits for all of them.
-   * A failure is logged, never thrown, since the events are committed by then.
+   * It runs while the batch's stream IDs are still held, so the events stream does not move past
+   * them until it is done; batches of different rooms run it concurrently. A failure is logged,
+   * never thrown, since the events are committed by then.
    */
   readonly onPersisted?: (events: readonly NewlyPersistedEvent[]) => Promise<void> | void;
 }
 
 /** Namespace of the per-room advisory locks taken while persisting. */
 const ROOM_LOCK_NAMESPACE = 730_411;
-/** Batches whose onPersisted hook may be pending before persist waits for them (backpressure). */
-const MAX_PENDING_HOOKS = 32;
 /** Postgres takes at most 65 535 parameters per statement. */
 const MAX_PARAMS = 30_000;
 
@@ -153,9 +151,6 @@ export class LocalEventPersister implements EventPersister {
   private readonly opts: LocalPersisterOptions;
   private readonly maxDelta: number;
   private readonly clock: () => number;
-  /** The last `onPersisted` call queued (they never reject) and how many are still pending. */
-  private hooks: Promise<void> = Promise.resolve();
-  private pendingHooks = 0;
 
   constructor(opts: LocalPersisterOptions) {
     this.opts = opts;
@@ -166,49 +161,38 @@ export class LocalEventPersister implements EventPersister {
   async persist(items: readonly PersistItem[]): Promise<PersistResult> {
     if (items.length === 0) return { events: [], position: this.opts.writer.position };
     const { writer, sql } = this.opts;
-    let newGroups: NewGroup[] = [];
-    const result = await writer.withIds(items.length, (ids) =>
-      sql.begin(async (tx) => {
-        const out = await this.write(tx, items, ids);
-        newGroups = out.groups;
-        return out;
-      }),
-    );
-    this.rememberGroups(newGroups);
-    for (const e of result.events) if (!e.duplicate && e.stateGroup !== undefined) this.opts.state.rememberEvent(e.eventId, e.stateGroup);
+    const result = await writer.withIds(items.length, async (ids) => {
+      let newGroups: NewGroup[] = [];
+      const out = await sql.begin(async (tx) => {
+        const written = await this.write(tx, items, ids);
+        newGroups = written.groups;
+        return written;
+      });
+      this.rememberGroups(newGroups);
+      for (const e of out.events) if (!e.duplicate && e.stateGroup !== undefined) this.opts.state.rememberEvent(e.eventId, e.stateGroup);
+      // Committed, IDs still held: derive what /sync shows with the events, then announce them. The
+      // notification goes out with the IDs, so nobody is woken before the stream includes them.
+      if (out.events.some((e) => !e.duplicate)) {
+        await this.runOnPersisted(items, out.events, out.replaced);
+        this.announce(items, out.position);
+      }
+      return out;
+    });
+    return { events: result.events, position: result.position };
+  }
+
+  private announce(items: readonly PersistItem[], position: number): void {
     const users = new Set<string>();
     const rooms = new Set<string>();
     for (const item of items) {
       rooms.add(item.roomId);
       if (item.pdu.type === 'm.room.member' && typeof item.pdu.state_key === 'string') users.add(item.pdu.state_key);
     }
-    const written = result.events.filter((e) => !e.duplicate);
-    if (written.length > 0) {
-      const notify = (): void => {
-        try {
-          this.opts.notify({ stream: 'events', position: result.position, rooms: [...rooms], users: [...users] });
-        } catch (e) {
-          this.opts.log.error('events notifier failed', { error: String(e) });
-        }
-      };
-      if (this.opts.onPersisted) {
-        // Hooks run one batch after another (so notifications keep their order), off the room's
-        // critical path: the next batch persists meanwhile. Too many pending: wait for them.
-        const run = this.hooks.then(() => this.runOnPersisted(items, result.events, result.replaced)).then(notify);
-        this.hooks = run;
-        this.pendingHooks++;
-        void run.finally(() => this.pendingHooks--);
-        if (this.pendingHooks > MAX_PENDING_HOOKS) await run;
-      } else {
-        notify();
-      }
+    try {
+      this.opts.notify({ stream: 'events', position, rooms: [...rooms], users: [...users] });
+    } catch (e) {
+      this.opts.log.error('events notifier failed', { error: String(e) });
     }
-    return { events: result.events, position: result.position };
-  }
-
-  /** Resolves once every `onPersisted` call (and the notification after it) so far has finished. */
-  async settled(): Promise<void> {
-    await this.hooks;
   }
 
   private async runOnPersisted(items: readonly PersistItem[], events: readonly PersistedEvent[], replaced: ReadonlyMap<string, string>): Promise<void> {

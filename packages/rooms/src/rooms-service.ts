@@ -29,24 +29,29 @@ export class RoomsService implements RoomsContext {
   readonly persister: EventPersister;
   readonly creator: EventCreator;
   readonly clock: () => number;
+  /** Present when this process writes the `events` stream: what other processes' batches run on. */
+  readonly localPersister: LocalEventPersister | undefined;
 
   constructor(deps: RoomsDeps) {
     this.deps = deps;
     this.clock = deps.clock ?? Date.now;
     this.store = new EventStore(deps.sql, { stateCacheEntries: deps.stateCacheEntries });
-    this.persister =
-      deps.persister ??
-      new LocalEventPersister({
-        sql: deps.sql,
-        writer: deps.eventsWriter,
-        state: this.store.state,
-        serverName: deps.serverName,
-        notify: deps.notify,
-        log: deps.log,
-        ...(deps.onPersisted ? { onPersisted: deps.onPersisted } : {}),
-        maxDeltaChain: deps.maxStateDeltaChain,
-        clock: this.clock,
-      });
+    this.localPersister = deps.eventsWriter
+      ? new LocalEventPersister({
+          sql: deps.sql,
+          writer: deps.eventsWriter,
+          state: this.store.state,
+          serverName: deps.serverName,
+          notify: deps.notify,
+          log: deps.log,
+          ...(deps.onPersisted ? { onPersisted: deps.onPersisted } : {}),
+          maxDeltaChain: deps.maxStateDeltaChain,
+          clock: this.clock,
+        })
+      : undefined;
+    const persister = deps.persister ?? (deps.routePersist ? deps.routePersist(this.localPersister) : this.localPersister);
+    if (!persister) throw new Error('the rooms domain needs an events writer, a persister or routePersist');
+    this.persister = persister;
     this.creator = new EventCreator({
       store: this.store,
       persister: this.persister,

@@ -60,14 +60,12 @@ test.before(async () => {
   });
 });
 test.after(async () => {
-  await persister.settled();
   await writer.flush();
   await db.close();
 });
 
 test('hears every written event in stream order, with the state it replaced, before notify', async () => {
   const { roomId } = await service.createRoom(alice, { preset: 'public_chat', room_version: '11' });
-  await persister.settled();
   const created = heard.flat();
   assert.ok(created.length >= 5, 'createRoom writes several events');
   assert.deepEqual(
@@ -81,51 +79,60 @@ test('hears every written event in stream order, with the state it replaced, bef
 
   heard.length = 0;
   await service.updateMembership({ roomId, sender: bob, target: bob, action: 'join' });
-  await persister.settled();
   const join = heard.flat()[0] as NewlyPersistedEvent;
   assert.equal(join.pdu.type, 'm.room.member');
   assert.equal(join.replacesState, undefined, 'bob had no member event before');
   heard.length = 0;
   const leave = await service.updateMembership({ roomId, sender: bob, target: bob, action: 'leave' });
-  await persister.settled();
   const ev = heard.flat()[0] as NewlyPersistedEvent;
   assert.equal(ev.eventId, leave.eventId);
   assert.equal(ev.replacesState, join.eventId, 'the leave replaced the join');
 
   heard.length = 0;
   const sent = await service.sendMessageEvent({ roomId, sender: alice, type: 'm.room.message', content: { msgtype: 'm.text', body: 'hi' } });
-  await persister.settled();
   assert.deepEqual(heard.flat().map((e) => [e.eventId, e.replacesState]), [[sent.eventId, undefined]]);
 });
 
-test('persist does not wait for the hook; the notification waits for it, and hooks keep commit order', async () => {
-  const { roomId } = await service.createRoom(alice, { room_version: '11' });
-  await persister.settled();
+test('the hook runs after the commit and before the notification, holding the stream position; rooms run theirs concurrently', async () => {
+  const a = await service.createRoom(alice, { room_version: '11' });
+  const b = await service.createRoom(alice, { room_version: '11' });
   let release!: () => void;
   gate = new Promise<void>((r) => (release = r));
   order.length = 0;
-  const first = await service.sendMessageEvent({ roomId, sender: alice, type: 'm.room.message', content: { msgtype: 'm.text', body: '1' } });
-  const second = await service.sendMessageEvent({ roomId, sender: alice, type: 'm.room.message', content: { msgtype: 'm.text', body: '2' } });
-  assert.ok(first.eventId && second.eventId, 'both sends returned while the first hook is held');
-  assert.equal(order.length, 0, 'no hook finished and nothing was notified yet');
+  const before = writer.position;
+  let settled = 0;
+  const sends = [a.roomId, b.roomId].map((roomId) =>
+    service.sendMessageEvent({ roomId, sender: alice, type: 'm.room.message', content: { msgtype: 'm.text', body: roomId } }).then((r) => {
+      settled++;
+      return r;
+    }),
+  );
+  // Both rooms' batches reach the hook while it is held (they do not queue behind each other).
+  for (let i = 0; i < 200 && writer.inFlightCount < 2; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(writer.inFlightCount, 2, 'both batches are committed and waiting in the hook with their IDs held');
+  assert.equal(settled, 0, 'no send returns before its hook ran');
+  assert.equal(order.length, 0, 'nothing is notified before the hook');
+  assert.equal(writer.position, before, 'the stream position does not pass events whose hook has not run');
   release();
-  await persister.settled();
   gate = undefined;
-  assert.equal(order.length, 4);
-  assert.deepEqual(order.map((o) => o.split(':')[0]), ['hook', 'notify', 'hook', 'notify']);
-  const [, n1, , n2] = order.map((o) => Number(o.split(':')[1]));
-  assert.ok((n1 as number) < (n2 as number), 'notifications in commit order');
+  const [s1, s2] = await Promise.all(sends);
+  assert.ok(s1?.eventId && s2?.eventId);
+  assert.deepEqual(order.map((o) => o.split(':')[0]).sort(), ['hook', 'hook', 'notify', 'notify']);
+  let hooks = 0;
+  for (const o of order) {
+    if (o.startsWith('hook')) hooks++;
+    else assert.ok(hooks > 0, 'a notification only follows a hook');
+  }
+  assert.ok(writer.position > before);
 });
 
 test('duplicates are not reported; a failing hook is logged and the persist still succeeds', async () => {
   const { roomId } = await service.createRoom(alice, { room_version: '11' });
-  await persister.settled();
   heard.length = 0;
   failNext = true;
   const before = order.length;
   const sent = await service.sendMessageEvent({ roomId, sender: alice, type: 'm.room.message', content: { msgtype: 'm.text', body: 'x' } });
   assert.ok(sent.eventId);
-  await persister.settled();
   assert.deepEqual(errors, ['onPersisted hook failed']);
   assert.ok(order.slice(before).some((o) => o.startsWith('notify:')), 'notify still ran');
 
@@ -134,7 +141,6 @@ test('duplicates are not reported; a failing hook is logged and the persist stil
   assert.ok(stored);
   heard.length = 0;
   const again = await persister.persist([{ pdu: stored.pdu, eventId: stored.eventId, roomId, roomVersion: '11', outlier: true }]);
-  await persister.settled();
   assert.equal(again.events[0]?.duplicate, true);
   assert.equal(heard.length, 0);
 });

@@ -27,6 +27,12 @@ export interface OpenOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Seconds before reconnecting after the `retries`-th connection error in a row: doubling from 50 ms, at most 1 s, jittered. */
+function reconnectDelaySeconds(retries: number): number {
+  return Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2);
+}
+
 /** Errors that mean "not up yet" (worth waiting for), unlike bad credentials or a missing database. */
 const RETRYABLE = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'ETIMEDOUT', 'CONNECT_TIMEOUT', '57P03']);
 /** A worker attaching to main's embedded server can arrive before main has created the database. */
@@ -60,6 +66,10 @@ export async function openDatabase(settings: DatabaseSettings, opts: OpenOptions
     max,
     idle_timeout: 60,
     connect_timeout: 10,
+    // After a connection error postgres.js waits before reconnecting, by default (3^n)/100 s up to 20 s
+    // with n counting errors across the whole pool, so once the database is back (main restarting the
+    // embedded Postgres, a failover) queries would still wait up to 20 s. Retry within a second instead.
+    backoff: reconnectDelaySeconds,
     onnotice: () => {},
     connection: { application_name: opts.applicationName },
     types: { bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) } },

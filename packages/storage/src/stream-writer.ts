@@ -13,6 +13,16 @@ import type { Logger } from '@hs/core';
 import type { Sql } from './database.ts';
 
 export type AdvanceListener = (position: number) => void;
+export type UncertainListener = (ids: readonly number[]) => void;
+
+/**
+ * Errors after which a transaction may or may not have committed: the connection went away (possibly
+ * during COMMIT), or the server shut the session down. Anything else is a definite outcome.
+ */
+export function isAmbiguousOutcome(e: unknown): boolean {
+  const code = String((e as { code?: unknown })?.code ?? '');
+  return /^(CONNECTION_(CLOSED|ENDED|DESTROYED)|ECONNRESET|EPIPE|ETIMEDOUT|08...|57P0.)$/.test(code);
+}
 
 /** Fewer writes to `stream_positions` under load: it is a recovery aid, not on the commit path. */
 const PERSIST_DELAY_MS = 200;
@@ -29,6 +39,7 @@ export class StreamWriter {
   private maxSeen: number;
   private reported: number;
   private readonly listeners = new Set<AdvanceListener>();
+  private readonly uncertainListeners = new Set<UncertainListener>();
   private persistTimer: NodeJS.Timeout | undefined;
   private persisted: number;
 
@@ -72,6 +83,15 @@ export class StreamWriter {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Hear of IDs whose transaction failed in a way that may have committed anyway (see
+   * isAmbiguousOutcome): their rows may exist although nobody announced them.
+   */
+  onUncertain(listener: UncertainListener): () => void {
+    this.uncertainListeners.add(listener);
+    return () => this.uncertainListeners.delete(listener);
+  }
+
   /** Allocate `count` IDs; each must later be passed to `finish`, whether its transaction committed or not. */
   async allocate(count = 1): Promise<number[]> {
     if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new RangeError(`cannot allocate ${count} stream IDs`);
@@ -111,6 +131,13 @@ export class StreamWriter {
     const ids = await this.allocate(count);
     try {
       return await work(ids);
+    } catch (e) {
+      // Reported before the IDs are released, so readers are told to look before the position passes them.
+      if (isAmbiguousOutcome(e)) {
+        this.log.warn('a stream write ended without a definite outcome; readers will re-read it', { stream: this.stream, ids: ids.join(','), error: String(e) });
+        for (const l of this.uncertainListeners) l(ids);
+      }
+      throw e;
     } finally {
       this.finish(ids);
     }

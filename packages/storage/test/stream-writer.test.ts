@@ -148,3 +148,22 @@ test('readers never see a position beyond an unfinished ID (8 concurrent writers
   assert.ok(checked > 0);
   assert.ok(positions.persistedUpTo() >= Math.max(...all), 'once idle, the minimum catches up with every commit');
 });
+
+test('a write whose outcome is unknown (connection lost) is reported as uncertain before its IDs are released', async () => {
+  const w = await StreamWriter.open(db.sql, 'receipts', 'uncertain-test', silentLogger);
+  const reported: number[][] = [];
+  const positionsAtReport: number[] = [];
+  w.onUncertain((ids) => {
+    reported.push([...ids]);
+    positionsAtReport.push(w.position);
+  });
+  const lost = Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' });
+  await assert.rejects(w.withIds(2, async () => Promise.reject(lost)));
+  assert.equal(reported.length, 1);
+  assert.equal(reported[0]?.length, 2);
+  assert.ok((positionsAtReport[0] as number) < Math.min(...(reported[0] as number[])), 'the position had not passed them yet');
+  // A definite failure (a constraint, a bad value) is not uncertain.
+  const definite = Object.assign(new Error('duplicate key'), { code: '23505' });
+  await assert.rejects(w.withIds(1, async () => Promise.reject(definite)));
+  assert.equal(reported.length, 1);
+});

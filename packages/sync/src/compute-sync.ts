@@ -18,6 +18,7 @@ import { ephemeralEvents } from './ephemeral.ts';
 import type { SyncFilter } from './filter.ts';
 import { allowsEvent, allowsRoom, applyEventFilter, contentHasUrl, projectFields } from './filter.ts';
 import { LazyMembersCache } from './lazy-members.ts';
+import { ValidatedUserCache } from './user-caches.ts';
 import type { ResolvedPosition } from './positions.ts';
 import { InstanceNames } from './positions.ts';
 import { presenceSection } from './presence.ts';
@@ -36,12 +37,18 @@ export const DEFAULT_TO_DEVICE_LIMIT = 100;
 /** Below this many new positions, "which rooms changed" is read off the stream; above, each room is probed. */
 const STREAM_SCAN_WINDOW = 2000;
 
+/** MSC4222's unstable response key, answered when the client asked under the unstable parameter name. */
+export const UNSTABLE_STATE_AFTER = 'org.matrix.msc4222.state_after';
+export type StateAfterKey = 'state_after' | typeof UNSTABLE_STATE_AFTER;
+
 export interface SyncRequest {
   readonly requester: Requester;
   readonly since?: SyncToken;
   readonly filter: SyncFilter;
   readonly fullState: boolean;
   readonly useStateAfter: boolean;
+  /** The room key `state_after` is sent under (default the stable `state_after`). */
+  readonly stateAfterKey?: StateAfterKey;
 }
 
 export interface SyncResult {
@@ -72,6 +79,11 @@ export class SyncComputer {
   private readonly lookups: RoomLookups;
   readonly lazyMembers = new LazyMembersCache();
   private readonly pushDefaults;
+  /** With change caches: the user's joined rooms and ignore list, re-read only after they change. */
+  readonly joinedRooms: (userId: string) => Promise<string[]>;
+  private readonly ignoredUsers: (userId: string) => Promise<string[]>;
+  /** Per device: to-device messages already deleted up to here (the acknowledgement is idempotent). */
+  private readonly toDeviceAcked = new Map<string, number>();
 
   constructor(deps: SyncDeps) {
     this.deps = deps;
@@ -79,6 +91,31 @@ export class SyncComputer {
     this.e2ee = createE2eeReaders(deps.sql);
     this.lookups = new RoomLookups(deps.sql, deps.store);
     this.pushDefaults = serverDefaultPushRules({ legacyMentions: deps.legacyMentionRules === true });
+    const changes = deps.changes;
+    if (changes) {
+      const joined = new ValidatedUserCache({
+        changes: changes.memberships,
+        position: () => deps.currentToken().events.min,
+        load: (u) => deps.store.getJoinedRooms(u),
+      });
+      const ignored = new ValidatedUserCache({
+        changes: changes.accountData,
+        position: () => deps.currentToken().account_data.min,
+        load: (u) => getIgnoredUsers(deps.sql, u),
+      });
+      this.joinedRooms = (u) => joined.get(u);
+      this.ignoredUsers = (u) => ignored.get(u);
+    } else {
+      this.joinedRooms = (u) => deps.store.getJoinedRooms(u);
+      this.ignoredUsers = (u) => getIgnoredUsers(deps.sql, u);
+    }
+  }
+
+  /** The user's room lists when their memberships did not change since `since`: every joined room, as a delta. */
+  private async unchangedRoomLists(userId: string, sinceP: ResolvedPosition): Promise<RoomLists | undefined> {
+    if (this.deps.changes?.memberships.changedSince(userId, sinceP.min) !== false) return undefined;
+    const joined = await this.joinedRooms(userId);
+    return { joined: new Map(joined.map((id) => [id, false])), invited: [], knocked: [], left: [] };
   }
 
   /** Check a `since` token's writers are known (else 400) before anything is computed. */
@@ -116,8 +153,10 @@ export class SyncComputer {
     // ---- rooms ----
     if (anyRoomWork) {
       const [unfiltered, ignored] = await Promise.all([
-        initial ? initialRoomLists(sql, userId, tEvents, f.room.includeLeave) : incrementalRoomLists(sql, userId, sEvents as ResolvedPosition, tEvents),
-        getIgnoredUsers(sql, userId),
+        initial
+          ? initialRoomLists(sql, userId, tEvents, f.room.includeLeave)
+          : this.unchangedRoomLists(userId, sEvents as ResolvedPosition).then((l) => l ?? incrementalRoomLists(sql, userId, sEvents as ResolvedPosition, tEvents)),
+        this.ignoredUsers(userId),
       ]);
       const lists = filterRoomLists(unfiltered, f);
       const joined = [...lists.joined.keys()];
@@ -201,7 +240,7 @@ export class SyncComputer {
         const formatted = f.eventFormat === 'federation' ? { ...(src.pdu as unknown as JsonObject), event_id: src.event.eventId, unsigned: ev.unsigned ?? {} } : ev;
         return projectFields(formatted, f.eventFields);
       };
-      const roomJson = (id: string, part: RoomPart, stateKeyName: 'state' | 'state_after'): JsonObject => {
+      const roomJson = (id: string, part: RoomPart, stateKeyName: 'state' | StateAfterKey): JsonObject => {
         const tl = part.timeline;
         const events = (tl?.events ?? []).flatMap((v) => {
           const src = sources.get(v.event.eventId);
@@ -226,7 +265,7 @@ export class SyncComputer {
           [stateKeyName]: { events: stateEvents },
         };
       };
-      const stateName = req.useStateAfter ? 'state_after' : 'state';
+      const stateName = req.useStateAfter ? (req.stateAfterKey ?? 'state_after') : 'state';
 
       // Ephemeral and account data.
       const ephemeralRooms = joined.filter((id) => allowsRoom(f.room.ephemeral, id));
@@ -345,11 +384,13 @@ export class SyncComputer {
     let next: SyncToken = T;
     if (r.deviceId !== undefined) {
       const deviceId = r.deviceId;
-      if (S && S.to_device.min > 0) await this.e2ee.deleteToDeviceMessagesUpTo(userId, deviceId, S.to_device.min);
-      const [batch, otk, fallback] = await Promise.all([
+      if (S && S.to_device.min > (this.toDeviceAcked.get(`${userId}|${deviceId}`) ?? 0)) {
+        await this.e2ee.deleteToDeviceMessagesUpTo(userId, deviceId, S.to_device.min);
+        this.rememberAck(`${userId}|${deviceId}`, S.to_device.min);
+      }
+      const [batch, keys] = await Promise.all([
         this.e2ee.getToDeviceMessages(userId, deviceId, since(S?.to_device), T.to_device.min, this.deps.toDeviceLimit ?? DEFAULT_TO_DEVICE_LIMIT),
-        this.e2ee.getOneTimeKeyCounts(userId, deviceId),
-        this.e2ee.getUnusedFallbackKeyTypes(userId, deviceId),
+        this.e2ee.getDeviceKeyCounts(userId, deviceId),
       ]);
       // Only what was read is covered; the rest of a long queue follows next time.
       next = { ...T, to_device: { min: Math.max(batch.nextStreamId, since(S?.to_device)), ahead: new Map() } };
@@ -357,8 +398,8 @@ export class SyncComputer {
         body.to_device = { events: batch.events.map((e) => ({ type: e.type, sender: e.sender, content: e.content })) };
         empty = false;
       }
-      body.device_one_time_keys_count = otk;
-      body.device_unused_fallback_key_types = fallback;
+      body.device_one_time_keys_count = keys.oneTimeKeys;
+      body.device_unused_fallback_key_types = keys.unusedFallbackKeyTypes;
     }
     if (S && (moved('device_lists') || membershipTouched)) {
       const lists = await deviceListUpdatesBetween(
@@ -388,8 +429,32 @@ export class SyncComputer {
   }
 
   /** Which of `rooms` have timeline events in (since, to]: off the stream when the window is small. */
+  private rememberAck(key: string, position: number): void {
+    this.toDeviceAcked.delete(key);
+    this.toDeviceAcked.set(key, position);
+    if (this.toDeviceAcked.size > 100_000) this.toDeviceAcked.delete(this.toDeviceAcked.keys().next().value as string);
+  }
+
   private async roomsWithEvents(rooms: readonly string[], sinceP: ResolvedPosition, to: ResolvedPosition): Promise<Set<string>> {
     if (rooms.length === 0 || to.max <= sinceP.min) return new Set();
+    const cache = this.deps.changes?.roomEvents;
+    if (cache?.covers(sinceP.min)) {
+      // Known from memory; a room whose latest event is past the token may or may not have one inside it.
+      const out = new Set<string>();
+      const unsure: string[] = [];
+      for (const id of rooms) {
+        const last = cache.lastChange(id);
+        if (last === undefined || last <= sinceP.min) continue;
+        if (last <= to.max) out.add(id);
+        else unsure.push(id);
+      }
+      if (unsure.length > 0) for (const id of await this.roomsWithEventsFromDb(unsure, sinceP, to)) out.add(id);
+      return out;
+    }
+    return this.roomsWithEventsFromDb(rooms, sinceP, to);
+  }
+
+  private async roomsWithEventsFromDb(rooms: readonly string[], sinceP: ResolvedPosition, to: ResolvedPosition): Promise<Set<string>> {
     if (to.max - sinceP.min <= STREAM_SCAN_WINDOW) {
       const rows = await this.deps.sql<{ room_id: string }[]>`
         SELECT DISTINCT room_id FROM events WHERE stream_ordering > ${sinceP.min} AND stream_ordering <= ${to.max} AND NOT outlier`;

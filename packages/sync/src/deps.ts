@@ -1,8 +1,9 @@
 import type { Logger, SyncToken } from '@hs/core';
-import type { PresenceController, TypingState } from '@hs/ephemeral';
+import type { PresenceController, TypingReader } from '@hs/ephemeral';
 import type { EventStore } from '@hs/rooms';
 import type { Sql } from '@hs/storage';
 import type { Notifier } from './notifier.ts';
+import type { SyncChangeCaches } from './stream-change-cache.ts';
 
 /** Notification counts of one room (or thread), as /sync sends them. */
 export interface NotificationCounts {
@@ -31,7 +32,7 @@ export interface SyncDeps {
   /** The rooms domain's reader. */
   readonly store: EventStore;
   /** The process's typing state (the writer's, or a follower fed by replication). */
-  readonly typing: TypingState;
+  readonly typing: TypingReader;
   /** `set_presence` and "this user is syncing". */
   readonly presence: PresenceController;
   /**
@@ -49,5 +50,10 @@ export interface SyncDeps {
   readonly catchUpTimeoutMs?: number;
   /** Longest long-poll accepted; larger `timeout`s are clamped (default 10 minutes). */
   readonly maxTimeoutMs?: number;
+  /**
+   * What changed since a position, from memory, fed with every change this process applies. Lets an
+   * incremental sync skip the queries whose answer it already knows; without it, Postgres is asked.
+   */
+  readonly changes?: SyncChangeCaches;
   readonly clock?: () => number;
 }

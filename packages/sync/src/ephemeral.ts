@@ -4,7 +4,7 @@
  * ones when sent in full). Typing comes from the process's in-memory typing state, receipts from Postgres.
  */
 import type { JsonObject } from '@hs/core';
-import type { TypingState } from '@hs/ephemeral';
+import type { TypingReader } from '@hs/ephemeral';
 import { getReceiptsForRooms } from '@hs/ephemeral';
 import type { Sql } from '@hs/storage';
 
@@ -19,7 +19,7 @@ export interface EphemeralWindow {
   readonly receiptsTo: number;
 }
 
-export async function ephemeralEvents(sql: Sql, typing: TypingState, userId: string, w: EphemeralWindow): Promise<Map<string, JsonObject[]>> {
+export async function ephemeralEvents(sql: Sql, typing: TypingReader, userId: string, w: EphemeralWindow): Promise<Map<string, JsonObject[]>> {
   const out = new Map<string, JsonObject[]>();
   const add = (roomId: string, ev: JsonObject) => {
     const list = out.get(roomId);

@@ -12,8 +12,8 @@ import { SYNC_TOKEN_STREAMS, TokenError, decodeSyncToken, errors, maxPosition } 
 import type { PresenceValue } from '@hs/ephemeral';
 import type { Handler, RequestContext } from '@hs/http';
 import { queryBool, queryInt, queryString } from '@hs/http';
-import type { SyncRequest, SyncResult } from './compute-sync.ts';
-import { SyncComputer } from './compute-sync.ts';
+import type { StateAfterKey, SyncRequest, SyncResult } from './compute-sync.ts';
+import { SyncComputer, UNSTABLE_STATE_AFTER } from './compute-sync.ts';
 import type { SyncDeps } from './deps.ts';
 import type { SyncFilter } from './filter.ts';
 import { DEFAULT_FILTER_TIMELINE_LIMIT, compileFilter } from './filter.ts';
@@ -21,6 +21,8 @@ import { DEFAULT_FILTER_TIMELINE_LIMIT, compileFilter } from './filter.ts';
 const PRESENCE_VALUES = new Set(['online', 'offline', 'unavailable']);
 const DEFAULT_MAX_TIMEOUT_MS = 10 * 60_000;
 const DEFAULT_CATCH_UP_MS = 10_000;
+/** MSC4222's unstable parameter name, still what matrix-js-sdk sends (stable since v1.16: `use_state_after`). */
+export const UNSTABLE_USE_STATE_AFTER = 'org.matrix.msc4222.use_state_after';
 
 export interface SyncParams {
   readonly since: string | undefined;
@@ -29,6 +31,8 @@ export interface SyncParams {
   readonly setPresence: PresenceValue;
   readonly timeoutMs: number;
   readonly useStateAfter: boolean;
+  /** Where rooms carry it: the unstable key answers a client that asked only under the unstable name. */
+  readonly stateAfterKey: StateAfterKey;
 }
 
 export function parseSyncParams(ctx: RequestContext, maxTimeoutMs = DEFAULT_MAX_TIMEOUT_MS): SyncParams {
@@ -38,13 +42,16 @@ export function parseSyncParams(ctx: RequestContext, maxTimeoutMs = DEFAULT_MAX_
   const timeout = queryInt(req, 'timeout', { min: 0 }) ?? 0;
   const since = queryString(req, 'since');
   const filter = queryString(req, 'filter');
+  const stateAfter = queryBool(req, 'use_state_after');
+  const unstableStateAfter = queryBool(req, UNSTABLE_USE_STATE_AFTER);
   return {
     since: since === '' ? undefined : since,
     filter: filter === '' ? undefined : filter,
     fullState: queryBool(req, 'full_state') ?? false,
     setPresence: setPresence as PresenceValue,
     timeoutMs: Math.min(timeout, maxTimeoutMs),
-    useStateAfter: queryBool(req, 'use_state_after') ?? false,
+    useStateAfter: stateAfter === true || unstableStateAfter === true,
+    stateAfterKey: stateAfter !== true && unstableStateAfter === true ? UNSTABLE_STATE_AFTER : 'state_after',
   };
 }
 
@@ -85,7 +92,7 @@ export function createSyncHandlers(deps: SyncDeps): Map<string, Handler> {
     ctx.res.once('close', onClose);
     try {
       for (;;) {
-        const listener = deps.notifier.listen(userId, await deps.store.getJoinedRooms(userId));
+        const listener = deps.notifier.listen(userId, await computer.joinedRooms(userId));
         try {
           const result = await computer.compute(req, deps.currentToken());
           const left = deadline - Date.now();
@@ -118,7 +125,7 @@ export function createSyncHandlers(deps: SyncDeps): Map<string, Handler> {
       await computer.validate(since);
     }
     const filter: SyncFilter = params.filter === undefined ? defaultFilter : compileFilter(await loadFilter(deps.sql, requester.userId, params.filter), cap);
-    const req: SyncRequest = { requester, filter, fullState: params.fullState, useStateAfter: params.useStateAfter, ...(since ? { since } : {}) };
+    const req: SyncRequest = { requester, filter, fullState: params.fullState, useStateAfter: params.useStateAfter, stateAfterKey: params.stateAfterKey, ...(since ? { since } : {}) };
 
     let endSyncing: () => void = () => {};
     try {

@@ -25,6 +25,7 @@ import type { SyncDeps } from '../src/deps.ts';
 import { createSyncHandlers } from '../src/handlers.ts';
 import { Notifier } from '../src/notifier.ts';
 import { presenceAwareNotify } from '../src/presence-notify.ts';
+import { SyncChangeCaches } from '../src/stream-change-cache.ts';
 import { syncEndpoints } from '../src/endpoints.ts';
 
 export const SERVER = 'sync.test';
@@ -85,10 +86,27 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const notifier = new Notifier();
   const notifications: StreamChange[] = [];
   const wakeSync = presenceAwareNotify(notifier, sql, log);
+  // As in the server: caches learn of a change at once, long-polls wake once the position includes it.
+  const changes = new SyncChangeCaches({ events: writers.events.position, accountData: writers.account_data.position });
+  const held: StreamChange[] = [];
   const notify = (c: StreamChange) => {
     notifications.push(c);
-    wakeSync(c);
+    changes.apply(c);
+    const w = (writers as Record<string, StreamWriter>)[c.stream];
+    if (w && c.position > w.position) held.push(c);
+    else wakeSync(c);
   };
+  for (const [stream, w] of Object.entries(writers)) {
+    w.onAdvance((pos) => {
+      for (let i = 0; i < held.length; ) {
+        const c = held[i] as StreamChange;
+        if (c.stream === stream && c.position <= pos) {
+          held.splice(i, 1);
+          wakeSync(c);
+        } else i++;
+      }
+    });
+  }
   const typing = new TypingState({ notify, tickMs: opts.typingTickMs ?? 1000 });
   const presence = await PresenceHandler.start({ sql, stream: writers.presence, notify, serverName: SERVER, enabled: true, autoTick: false });
 
@@ -142,7 +160,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     t.typing = p(typing.position);
     return t as unknown as SyncToken;
   };
-  const syncDeps: SyncDeps = { sql, log, notifier, currentToken, store: rooms.store, typing, presence, ...opts.sync };
+  const syncDeps: SyncDeps = { sql, log, notifier, currentToken, store: rooms.store, typing, presence, changes, ...opts.sync };
   const handlerTables: Map<string, Handler>[] = [
     createAccountsHandlers(accountsDeps),
     createRoomsHandlers(rooms.deps, rooms),

@@ -5,19 +5,12 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeRoomToken, decodeSyncToken } from '@hs/core';
-import { startHarness, timelineIds, V3, type Harness, type TestUser } from './harness.ts';
+import { startHarness, timelineIds, V3, type TestUser } from './harness.ts';
 
-let h: Harness;
-let alice: TestUser;
-let bob: TestUser;
-test.before(async () => {
-  h = await startHarness();
-  alice = await h.register('alice');
-  bob = await h.register('bob');
-});
-test.after(async () => {
-  await h.close();
-});
+const h = await startHarness();
+const alice = await h.register('alice');
+const bob = await h.register('bob');
+test.after(() => h.close());
 
 async function joinRoom(user: TestUser, roomId: string): Promise<void> {
   const r = await h.call(user, 'POST', `${V3}/join/${encodeURIComponent(roomId)}`, {});

@@ -1,0 +1,97 @@
+/**
+ * The servers a benchmark can drive, started the same way: loopback, open registration, rate limits
+ * out of the way, presence on unless asked otherwise, INFO logs to a file (not through a pipe the load generator must drain),
+ * each on its own embedded Postgres with the same binaries and settings.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startTestServer } from '../support/server.ts';
+import { startSynapse } from '../support/synapse.ts';
+
+export type TargetName = 'ours' | 'synapse';
+export const TARGETS: readonly TargetName[] = ['ours', 'synapse'];
+
+export interface Target {
+  readonly name: TargetName;
+  readonly baseUrl: string;
+  /** The process serving HTTP (the Node homeserver, or Synapse's Python process). */
+  readonly serverPid: number;
+  /** The postmaster of the target's Postgres; its backends are its children. */
+  readonly postgresPid: number | undefined;
+  readonly database: string;
+  /** The server's log file (removed by `stop`). */
+  readonly logPath: string;
+  stop(): Promise<void>;
+}
+
+const UNLIMITED = '{"per_second": 1000000, "burst_count": 1000000}';
+/** The rate-limit keys both servers read (Synapse's names); the Synapse helper sets its extra ones itself. */
+const RATE_LIMITS_OFF = [
+  `rc_message: ${UNLIMITED}`,
+  `rc_registration: ${UNLIMITED}`,
+  `rc_admin_redaction: ${UNLIMITED}`,
+  `rc_joins_per_room: ${UNLIMITED}`,
+  `rc_login: {"address": ${UNLIMITED}, "account": ${UNLIMITED}, "failed_attempts": ${UNLIMITED}}`,
+  `rc_joins: {"local": ${UNLIMITED}, "remote": ${UNLIMITED}}`,
+  `rc_invites: {"per_room": ${UNLIMITED}, "per_user": ${UNLIMITED}, "per_issuer": ${UNLIMITED}}`,
+];
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface TargetOptions {
+  /** Python-style level for the server's log file: DEBUG, INFO, WARNING, ERROR. */
+  logLevel: string;
+  presence: boolean;
+}
+
+async function startOurs({ logLevel, presence }: TargetOptions): Promise<Target> {
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-bench-log-'));
+  const logConfig = path.join(logDir, 'log.yaml');
+  const logPath = path.join(logDir, 'homeserver.log');
+  // Synapse's dictConfig shape, which our server reads too: root level and a file handler.
+  fs.writeFileSync(
+    logConfig,
+    JSON.stringify({ version: 1, handlers: { file: { class: 'logging.FileHandler', filename: logPath } }, root: { level: logLevel, handlers: ['file'] } }),
+  );
+  const server = await startTestServer([...RATE_LIMITS_OFF, `presence: {"enabled": ${presence}}`, `log_config: ${JSON.stringify(logConfig)}`]);
+  const pid = server.process.child.pid;
+  if (pid === undefined) throw new Error('our server has no pid');
+  return {
+    name: 'ours',
+    baseUrl: server.baseUrl,
+    serverPid: pid,
+    postgresPid: readPid(path.join(server.dataDir, 'postgres', 'pgdata', 'postmaster.pid')),
+    database: 'postgres (embedded)',
+    logPath,
+    async stop() {
+      await server.stop();
+      fs.rmSync(logDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startSynapseTarget({ logLevel, presence }: TargetOptions): Promise<Target> {
+  const level = logLevel.toUpperCase() === 'WARN' ? 'WARNING' : (logLevel.toUpperCase() as 'INFO');
+  const s = await startSynapse({ logLevel: level, extraConfig: { presence: { enabled: presence } } });
+  return {
+    name: 'synapse',
+    baseUrl: s.baseUrl,
+    serverPid: s.pid,
+    postgresPid: s.postgresPid,
+    database: s.database === 'postgres' ? 'postgres (embedded)' : 'SQLITE (not comparable)',
+    logPath: s.logPath,
+    stop: () => s.stop(),
+  };
+}
+
+export function startTarget(name: TargetName, opts: TargetOptions): Promise<Target> {
+  return name === 'ours' ? startOurs(opts) : startSynapseTarget(opts);
+}

@@ -1,0 +1,89 @@
+/**
+ * The scaled topology end to end: main + 2 generic workers + 2 event persisters + a writer for typing,
+ * to-device, receipts, account data and presence, sharing Redis, behind nginx configured by
+ * `homeserver routes`. The same matrix-js-sdk scenario as the single-process suite runs through nginx,
+ * E2EE included; then the work is checked to have been done where the configuration put it.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import postgres from 'postgres';
+import { EmbeddedPostgres } from '@hs/storage';
+import { chatScenario } from './support/chat-scenario.ts';
+import { Fleet } from './support/fleet.ts';
+
+let fleet: Fleet;
+
+test.before(async () => {
+  fleet = await Fleet.start({ genericWorkers: 2, eventPersisters: 2, streamWriter: true });
+});
+
+chatScenario(() => fleet.baseUrl);
+
+async function call(token: string | undefined, method: string, p: string, body?: unknown): Promise<any> {
+  const res = await fetch(fleet.baseUrl + p, {
+    method,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const json = (await res.json()) as any;
+  if (res.status >= 400 && !(res.status === 401 && json.flows)) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+test('the work was done where the configuration put it', async () => {
+  // Rooms spread over both persisters by the stable hash of their IDs.
+  const first = await call(undefined, 'POST', '/_matrix/client/v3/register', { username: 'spreader', password: 'pw' });
+  const reg = await call(undefined, 'POST', '/_matrix/client/v3/register', { username: 'spreader', password: 'pw', auth: { type: 'm.login.dummy', session: first.session } });
+  for (let i = 0; i < 16; i++) await call(reg.access_token, 'POST', '/_matrix/client/v3/createRoom', { name: `room ${i}` });
+
+  const target = EmbeddedPostgres.attachTarget(path.join(fleet.dir, 'postgres'));
+  assert.ok(target, 'the embedded database is reachable');
+  const sql = postgres({ host: target.host, port: target.port, user: target.user, password: target.password, database: target.database, max: 1 });
+  try {
+    const rows = await sql<{ instance_name: string; n: number }[]>`SELECT instance_name, count(*)::int AS n FROM events GROUP BY 1`;
+    const by = new Map(rows.map((r) => [r.instance_name, r.n]));
+    assert.deepEqual([...by.keys()].sort(), ['persister1', 'persister2'], `events were persisted by ${JSON.stringify(rows)}`);
+  } finally {
+    await sql.end();
+  }
+
+  const count = (name: string, servlet: string) => fleet.requestCount(name, servlet);
+  const syncs = [await count('generic1', 'sync'), await count('generic2', 'sync')];
+  assert.ok(syncs[0]! + syncs[1]! > 0, 'generic workers served /sync');
+  assert.equal(await count('main', 'sync'), 0, 'main served no /sync');
+  assert.ok((await count('generic1', 'room_send')) + (await count('generic2', 'room_send')) > 0, 'generic workers took the sends');
+  assert.ok((await count('writer1', 'typing_set')) > 0, 'typing went to its writer');
+  assert.ok((await count('writer1', 'receipt_send')) > 0, 'receipts went to their writer');
+  assert.equal(await count('main', 'typing_set'), 0);
+});
+
+test('a logout on main revokes the token on every worker at once', async () => {
+  const first = await call(undefined, 'POST', '/_matrix/client/v3/register', { username: 'leaver', password: 'pw' });
+  const reg = await call(undefined, 'POST', '/_matrix/client/v3/register', { username: 'leaver', password: 'pw', auth: { type: 'm.login.dummy', session: first.session } });
+  const whoami = (worker: string): Promise<Response> =>
+    fetch(`http://127.0.0.1:${fleet.clientPort(worker)}/_matrix/client/v3/account/whoami`, { headers: { authorization: `Bearer ${reg.access_token}` } });
+  // Both workers have the token cached now.
+  for (const w of ['generic1', 'generic2']) {
+    const res = await whoami(w);
+    assert.equal(res.status, 200, `${w}: ${await res.text()}`);
+  }
+  // Logout is main's (as in Synapse); the workers only hear of it.
+  const out = await fetch(`${fleet.baseUrl}/_matrix/client/v3/logout`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${reg.access_token}` },
+    body: '{}',
+  });
+  assert.equal(out.status, 200);
+  // Well inside the token cache's 10 s lifetime: only the invalidation can make these 401.
+  for (const w of ['generic1', 'generic2']) {
+    const deadline = Date.now() + 2000;
+    let status = 200;
+    while (Date.now() < deadline && (status = (await whoami(w)).status) === 200) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(status, 401, `${w} refuses the revoked token`);
+  }
+});
+
+test.after(async () => {
+  await fleet?.stop();
+});
