@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
 import type { SyncersInput, SyncersResult } from './cs-load-syncers.ts';
 import { JsonClient } from './http-client.ts';
 import { machineCpu, processCpuSeconds, rssMb, treeCpuSeconds, treePssMb } from './proc-stats.ts';
-import { startTarget, TARGETS, type Target, type TargetName } from './targets.ts';
+import { ALL_TARGETS, startTarget, TARGETS, type Target, type TargetName } from './targets.ts';
 
 const { values } = parseArgs({
   options: {
@@ -42,7 +42,7 @@ const SYNC_TIMEOUT_MS = 5000;
 /** After the last send, how long deliveries may still arrive before the syncers stop. */
 const GRACE_MS = 2000;
 
-interface Result {
+export interface Result {
   target: TargetName;
   server: string;
   database: string;
@@ -72,10 +72,12 @@ interface Result {
   loadgenEluSenders: number;
   loadgenEluSyncers: number;
   machineBusyPct: number;
-  /** CPU seconds the machine spent on anything but the server, its Postgres and the load generator. */
+  /** CPU seconds the machine spent on anything but the server (all its processes), its Postgres and the load generator. */
   otherCpuS: number;
   /** CPU seconds the hypervisor withheld from this virtual machine. */
   stealS: number;
+  /** The target's further processes (a fleet's workers and nginx), each on its own. */
+  others: { name: string; cpuS: number; rssPeakMb: number }[];
 }
 
 const wallNow = (): number => performance.timeOrigin + performance.now();
@@ -98,7 +100,7 @@ async function serverVersion(name: TargetName, client: JsonClient): Promise<stri
     const v = await client.call(undefined, 'GET', '/_matrix/federation/v1/version');
     return `${v.server?.name ?? '?'} ${v.server?.version ?? ''}`.trim();
   } catch {
-    if (name !== 'ours') return 'unknown';
+    if (name === 'synapse') return 'unknown';
     const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: import.meta.dirname, encoding: 'utf8' });
     if (head.status !== 0) return 'this repo';
     // The working tree is what runs: say when it differs from the commit.
@@ -161,8 +163,10 @@ async function runTarget(name: TargetName): Promise<Result> {
     let rssPeak = 0;
     let pssPeak = 0;
     let pgProcesses = 0;
+    const otherRssPeak = new Map<string, number>();
     const sample = () => {
       rssPeak = Math.max(rssPeak, rssMb(target.serverPid));
+      for (const [other, pid] of target.otherPids) otherRssPeak.set(other, Math.max(otherRssPeak.get(other) ?? 0, rssMb(pid)));
       if (target.postgresPid) {
         const pss = treePssMb(target.postgresPid);
         pssPeak = Math.max(pssPeak, pss.mb);
@@ -171,6 +175,7 @@ async function runTarget(name: TargetName): Promise<Result> {
     };
     const cpuAt = () => ({
       server: processCpuSeconds(target.serverPid),
+      others: target.otherPids.map(([, pid]) => processCpuSeconds(pid)),
       pg: target.postgresPid ? treeCpuSeconds(target.postgresPid) : NaN,
       loadgen: process.cpuUsage(),
       machine: machineCpu(),
@@ -250,7 +255,13 @@ async function runTarget(name: TargetName): Promise<Result> {
       loadgenEluSyncers: syncers.elu,
       machineBusyPct: (100 * machine.busy) / machine.total,
       stealS: machine.steal,
-      otherCpuS: machine.busy - (after.server - before.server) - (after.pg - before.pg) - (loadgenCpu.user + loadgenCpu.system) / 1e6,
+      otherCpuS: machine.busy - (after.server - before.server) - (after.pg - before.pg) - (loadgenCpu.user + loadgenCpu.system) / 1e6 -
+        after.others.reduce((sum, cpu, i) => sum + cpu - (before.others[i] as number), 0),
+      others: target.otherPids.map(([other], i) => ({
+        name: other,
+        cpuS: (after.others[i] as number) - (before.others[i] as number),
+        rssPeakMb: otherRssPeak.get(other) ?? NaN,
+      })),
     };
   } finally {
     await worker?.terminate();
@@ -277,6 +288,7 @@ function report(r: Result): void {
       `(${r.deliveries} of ${r.expectedDeliveries} expected, ${r.syncResponses} sync responses, ${r.syncErrors} errors)`,
   );
   console.log(`server RSS: peak ${f0(r.serverRssPeakMb)} MB, end ${f0(r.serverRssEndMb)} MB; Postgres PSS peak ${f0(r.pgPssPeakMb)} MB over ${r.pgProcesses} processes`);
+  for (const o of r.others) console.log(`${o.name}: RSS peak ${f0(o.rssPeakMb)} MB, CPU ${f1(o.cpuS)} s during load`);
   console.log(`CPU s during load: server ${f1(r.serverCpuS)}, Postgres ${f1(r.pgCpuS)}, load generator ${f1(r.loadgenCpuS)}; machine ${f0(r.machineBusyPct)}% busy (${os.availableParallelism()} cores), other processes ${f1(r.otherCpuS)}, steal ${f1(r.stealS)}`);
   console.log(`load generator event-loop utilisation: senders ${(100 * r.loadgenEluSenders).toFixed(0)}%, syncers ${(100 * r.loadgenEluSyncers).toFixed(0)}%`);
   if (Math.max(r.loadgenEluSenders, r.loadgenEluSyncers) > 0.9) console.log('!! a load generator thread was saturated: latencies include its queueing');
@@ -335,7 +347,7 @@ if (values.target === 'both') {
   }
   compare(results, labels);
 } else {
-  if (!TARGETS.includes(values.target as TargetName)) throw new Error(`--target must be ours, synapse or both, not ${values.target}`);
+  if (!ALL_TARGETS.includes(values.target as TargetName)) throw new Error(`--target must be ${ALL_TARGETS.join(', ')} or both, not ${values.target}`);
   const result = await runTarget(values.target as TargetName);
   report(result);
   if (values['result-file']) fs.writeFileSync(values['result-file'], JSON.stringify(result));

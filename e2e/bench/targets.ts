@@ -6,11 +6,22 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Fleet, type FleetSpec } from '../support/fleet.ts';
 import { startTestServer } from '../support/server.ts';
 import { startSynapse } from '../support/synapse.ts';
 
-export type TargetName = 'ours' | 'synapse';
+/** Our server as a fleet behind nginx (`Fleet`), in the topologies `bench:workers` compares. */
+export const FLEET_TOPOLOGIES = {
+  'fleet-single': { genericWorkers: 0, eventPersisters: 0, streamWriter: false },
+  'fleet-generic2': { genericWorkers: 2, eventPersisters: 0, streamWriter: false },
+  'fleet-generic2-persist2': { genericWorkers: 2, eventPersisters: 2, streamWriter: false },
+} as const satisfies Record<string, FleetSpec>;
+export type FleetTargetName = keyof typeof FLEET_TOPOLOGIES;
+
+export type TargetName = 'ours' | 'synapse' | FleetTargetName;
+/** The single-process servers `bench:cs --target both` compares. */
 export const TARGETS: readonly TargetName[] = ['ours', 'synapse'];
+export const ALL_TARGETS: readonly TargetName[] = [...TARGETS, ...(Object.keys(FLEET_TOPOLOGIES) as FleetTargetName[])];
 
 export interface Target {
   readonly name: TargetName;
@@ -20,6 +31,8 @@ export interface Target {
   /** The postmaster of the target's Postgres; its backends are its children. */
   readonly postgresPid: number | undefined;
   readonly database: string;
+  /** Further processes of the server measured one by one (a fleet's workers and nginx), name → pid. */
+  readonly otherPids: ReadonlyArray<readonly [string, number]>;
   /** The server's log file (removed by `stop`). */
   readonly logPath: string;
   stop(): Promise<void>;
@@ -52,7 +65,8 @@ export interface TargetOptions {
   presence: boolean;
 }
 
-async function startOurs({ logLevel, presence }: TargetOptions): Promise<Target> {
+/** A log configuration writing at `logLevel` to a file in a fresh directory (every process of a fleet appends to it). */
+function logToFile(logLevel: string): { logDir: string; logConfig: string; logPath: string } {
   const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-bench-log-'));
   const logConfig = path.join(logDir, 'log.yaml');
   const logPath = path.join(logDir, 'homeserver.log');
@@ -61,7 +75,14 @@ async function startOurs({ logLevel, presence }: TargetOptions): Promise<Target>
     logConfig,
     JSON.stringify({ version: 1, handlers: { file: { class: 'logging.FileHandler', filename: logPath } }, root: { level: logLevel, handlers: ['file'] } }),
   );
-  const server = await startTestServer([...RATE_LIMITS_OFF, `presence: {"enabled": ${presence}}`, `log_config: ${JSON.stringify(logConfig)}`]);
+  return { logDir, logConfig, logPath };
+}
+
+const benchConfig = (presence: boolean, logConfig: string) => [...RATE_LIMITS_OFF, `presence: {"enabled": ${presence}}`, `log_config: ${JSON.stringify(logConfig)}`];
+
+async function startOurs({ logLevel, presence }: TargetOptions): Promise<Target> {
+  const { logDir, logConfig, logPath } = logToFile(logLevel);
+  const server = await startTestServer(benchConfig(presence, logConfig));
   const pid = server.process.child.pid;
   if (pid === undefined) throw new Error('our server has no pid');
   return {
@@ -70,6 +91,7 @@ async function startOurs({ logLevel, presence }: TargetOptions): Promise<Target>
     serverPid: pid,
     postgresPid: readPid(path.join(server.dataDir, 'postgres', 'pgdata', 'postmaster.pid')),
     database: 'postgres (embedded)',
+    otherPids: [],
     logPath,
     async stop() {
       await server.stop();
@@ -87,11 +109,35 @@ async function startSynapseTarget({ logLevel, presence }: TargetOptions): Promis
     serverPid: s.pid,
     postgresPid: s.postgresPid,
     database: s.database === 'postgres' ? 'postgres (embedded)' : 'SQLITE (not comparable)',
+    otherPids: [],
     logPath: s.logPath,
     stop: () => s.stop(),
   };
 }
 
+async function startFleetTarget(name: FleetTargetName, { logLevel, presence }: TargetOptions): Promise<Target> {
+  const { logDir, logConfig, logPath } = logToFile(logLevel);
+  const fleet = await Fleet.start({ ...FLEET_TOPOLOGIES[name], extraConfig: benchConfig(presence, logConfig) });
+  const pidOf = (process: string) => fleet.processes.get(process)?.child.pid as number;
+  const others: [string, number][] = [...fleet.processes.keys()].filter((p) => p !== 'main').map((p) => [p, pidOf(p)]);
+  if (fleet.nginxPid !== undefined) others.push(['nginx', fleet.nginxPid]);
+  return {
+    name,
+    baseUrl: fleet.baseUrl,
+    serverPid: pidOf('main'),
+    postgresPid: readPid(path.join(fleet.dir, 'postgres', 'pgdata', 'postmaster.pid')),
+    database: 'postgres (embedded)',
+    otherPids: others,
+    logPath,
+    async stop() {
+      await fleet.stop();
+      fs.rmSync(logDir, { recursive: true, force: true });
+    },
+  };
+}
+
 export function startTarget(name: TargetName, opts: TargetOptions): Promise<Target> {
-  return name === 'ours' ? startOurs(opts) : startSynapseTarget(opts);
+  if (name === 'ours') return startOurs(opts);
+  if (name === 'synapse') return startSynapseTarget(opts);
+  return startFleetTarget(name, opts);
 }

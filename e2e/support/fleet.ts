@@ -24,6 +24,8 @@ export interface FleetSpec {
   readonly eventPersisters: number;
   /** One worker writing typing, to_device, account_data, receipts and presence. */
   readonly streamWriter: boolean;
+  /** More top-level YAML lines for the configuration every process reads (benchmarks: rate limits, logging). */
+  readonly extraConfig?: readonly string[];
 }
 
 const NGINX_BINS = ['/usr/sbin/nginx', '/usr/bin/nginx'];
@@ -90,6 +92,7 @@ export class Fleet {
       'listeners:',
       `  - {port: ${mainPort}, type: http, bind_addresses: ['127.0.0.1'], x_forwarded: true, resources: [{names: [client, federation, metrics]}]}`,
       `  - {port: ${mainReplication}, type: http, bind_addresses: ['127.0.0.1'], resources: [{names: [replication]}]}`,
+      ...(spec.extraConfig ?? []),
     ];
     fs.writeFileSync(path.join(dir, 'shared.yaml'), lines.join('\n') + '\n');
     for (const w of workers) {
@@ -104,6 +107,11 @@ export class Fleet {
     await this.startProcess('main');
     await Promise.all(workers.map((w) => this.startProcess(w.name)));
     await this.startNginx();
+  }
+
+  /** nginx's process (it runs without a master, so this one process does all the proxying). */
+  get nginxPid(): number | undefined {
+    return this.nginx?.pid;
   }
 
   /** The client port a process serves on (main's, or a worker's public listener). */

@@ -99,57 +99,48 @@ export async function createStreamWrites(ctx: StreamWritesContext): Promise<Stre
         : await ctx.follower.waitForPosition(stream, instance, position, APPLY_WAIT_MS);
     if (!reached) log.warn('a forwarded write was not applied here in time', { stream, instance, position });
   };
+  /** The local writer (serving other processes' writes too) where this process writes `stream`, else a forwarder. */
+  const writerFor = <T>(stream: string, build: { local(w: StreamWriter): T; serve(server: ReplicationEndpointRegistry, t: T): void; remote(): T }): T => {
+    const w = ctx.writers.get(stream);
+    if (!w) return build.remote();
+    const t = build.local(w);
+    build.serve(server, t);
+    return t;
+  };
   const remote = (stream: string) => ({ client, instance: writerOf(stream), waitFor });
-  const local = (stream: string): StreamWriter | undefined => ctx.writers.get(stream);
+  const pushDefaults = serverDefaultPushRules({ legacyMentions: ctx.legacyMentionRules });
 
-  let accountData: AccountDataWriter;
-  const accountDataStream = local('account_data');
-  if (accountDataStream) {
-    const w = new LocalAccountDataWriter({ sql, stream: accountDataStream, notify });
-    registerAccountDataReplicationEndpoints(server, w);
-    accountData = w;
-  } else accountData = new ReplicatedAccountDataWriter(remote('account_data'));
-
-  let pushRules: PushRulesUpdater;
-  const pushRulesStream = local('push_rules');
-  if (pushRulesStream) {
-    const defaults = serverDefaultPushRules({ legacyMentions: ctx.legacyMentionRules });
-    const w = createLocalPushRulesUpdater({ sql, writer: pushRulesStream, notify, log, defaults });
-    registerPushRulesReplicationEndpoints(server, w);
-    pushRules = w;
-  } else pushRules = new ReplicatedPushRulesUpdater(remote('push_rules'));
-
-  let pushers: PushersWriter;
-  const pushersStream = local('pushers');
-  if (pushersStream) {
-    const w = createLocalPushersWriter({ sql, writer: pushersStream, notify, log });
-    registerPushersReplicationEndpoints(server, w);
-    pushers = w;
-  } else pushers = new ReplicatedPushersWriter({ client, instance: 'main', waitFor });
-
-  let toDevice: ToDeviceSender;
-  const toDeviceStream = local('to_device');
-  if (toDeviceStream) {
-    const w = new LocalToDeviceSender({ sql, writer: toDeviceStream, notify });
-    registerToDeviceReplicationEndpoints(server, w);
-    toDevice = w;
-  } else toDevice = new ReplicatedToDeviceSender(remote('to_device'));
-
-  let deviceLists: DeviceListUpdater;
-  const deviceListsStream = local('device_lists');
-  if (deviceListsStream) {
-    const w = new LocalDeviceListUpdater({ sql, writer: deviceListsStream, notify });
-    registerDeviceListsReplicationEndpoints(server, w);
-    deviceLists = w;
-  } else deviceLists = new ReplicatedDeviceListUpdater(remote('device_lists'));
-
-  let receipts: ReceiptsWriter;
-  const receiptsStream = local('receipts');
-  if (receiptsStream) {
-    const w = new LocalReceiptsWriter({ sql, stream: receiptsStream, notify });
-    registerReceiptsReplicationEndpoints(server, w);
-    receipts = w;
-  } else receipts = new ReplicatedReceiptsWriter(remote('receipts'));
+  const accountData = writerFor<AccountDataWriter>('account_data', {
+    local: (stream) => new LocalAccountDataWriter({ sql, stream, notify }),
+    serve: registerAccountDataReplicationEndpoints,
+    remote: () => new ReplicatedAccountDataWriter(remote('account_data')),
+  });
+  const pushRules = writerFor<PushRulesUpdater>('push_rules', {
+    local: (writer) => createLocalPushRulesUpdater({ sql, writer, notify, log, defaults: pushDefaults }),
+    serve: registerPushRulesReplicationEndpoints,
+    remote: () => new ReplicatedPushRulesUpdater(remote('push_rules')),
+  });
+  const pushers = writerFor<PushersWriter>('pushers', {
+    local: (writer) => createLocalPushersWriter({ sql, writer, notify, log }),
+    serve: registerPushersReplicationEndpoints,
+    // Pushers have no stream_writers entry: main writes them, as in Synapse.
+    remote: () => new ReplicatedPushersWriter({ client, instance: 'main', waitFor }),
+  });
+  const toDevice = writerFor<ToDeviceSender>('to_device', {
+    local: (writer) => new LocalToDeviceSender({ sql, writer, notify }),
+    serve: registerToDeviceReplicationEndpoints,
+    remote: () => new ReplicatedToDeviceSender(remote('to_device')),
+  });
+  const deviceLists = writerFor<DeviceListUpdater>('device_lists', {
+    local: (writer) => new LocalDeviceListUpdater({ sql, writer, notify }),
+    serve: registerDeviceListsReplicationEndpoints,
+    remote: () => new ReplicatedDeviceListUpdater(remote('device_lists')),
+  });
+  const receipts = writerFor<ReceiptsWriter>('receipts', {
+    local: (stream) => new LocalReceiptsWriter({ sql, stream, notify }),
+    serve: registerReceiptsReplicationEndpoints,
+    remote: () => new ReplicatedReceiptsWriter(remote('receipts')),
+  });
 
   // Typing lives in memory on its writer; the others mirror it from the rows it publishes.
   let typing: TypingWriter;
@@ -175,7 +166,7 @@ export async function createStreamWrites(ctx: StreamWritesContext): Promise<Stre
   }
 
   let presence: PresenceController;
-  const presenceStream = local('presence');
+  const presenceStream = ctx.writers.get('presence');
   if (presenceStream) {
     const handler = await PresenceHandler.start({ sql, stream: presenceStream, notify, serverName: ctx.serverName, enabled: ctx.presenceEnabled, log });
     registerPresenceReplicationEndpoints(server, handler);

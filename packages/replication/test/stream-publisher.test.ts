@@ -19,6 +19,21 @@ async function twoProcesses() {
   return { writerBus, readerBus, seen };
 }
 
+/** One process on an in-process bus: a publisher of stream `s` feeding its own follower. */
+async function singleProcess() {
+  const bus = new InProcessBus({ instanceName: 'main' });
+  await bus.start();
+  const source = new FakeStreamSource();
+  const applied = new AppliedLog();
+  const follower = new StreamFollower();
+  follower.registerStream({ stream: 's', positions: { main: 0 }, fetchRows: source.fetchRows, onRows: applied.handler });
+  follower.attach(bus);
+  const publisher = new StreamPublisher({ bus, localFollower: follower });
+  publisher.addStream('s', 0);
+  publisher.start();
+  return { bus, source, applied, follower, publisher };
+}
+
 describe('StreamPublisher', () => {
   test('announces positions on start and answers REPLICATE for every stream it writes', async () => {
     const { writerBus, readerBus, seen } = await twoProcesses();
@@ -88,16 +103,7 @@ describe('StreamPublisher', () => {
   });
 
   test('single process: publisher and follower on one bus; the local follower sees writes while the bus is down', async () => {
-    const bus = new InProcessBus({ instanceName: 'main' });
-    await bus.start();
-    const source = new FakeStreamSource();
-    const applied = new AppliedLog();
-    const follower = new StreamFollower();
-    follower.registerStream({ stream: 's', positions: { main: 0 }, fetchRows: source.fetchRows, onRows: applied.handler });
-    follower.attach(bus);
-    const publisher = new StreamPublisher({ bus, localFollower: follower });
-    publisher.addStream('s', 0);
-    publisher.start();
+    const { bus, source, applied, follower, publisher } = await singleProcess();
     publisher.publish('s', 1, [source.add('main', 1)]);
     await bus.stop();
     publisher.publish('s', 2, [source.add('main', 2)]);
@@ -130,16 +136,7 @@ describe('StreamPublisher', () => {
     follower.stop();
   });
   test('an ambiguous commit makes followers read the range back instead of trusting the staged rows', async () => {
-    const bus = new InProcessBus({ instanceName: 'main' });
-    await bus.start();
-    const source = new FakeStreamSource();
-    const applied = new AppliedLog();
-    const follower = new StreamFollower();
-    follower.registerStream({ stream: 's', positions: { main: 0 }, fetchRows: source.fetchRows, onRows: applied.handler });
-    follower.attach(bus);
-    const publisher = new StreamPublisher({ bus, localFollower: follower });
-    publisher.addStream('s', 0);
-    publisher.start();
+    const { bus, source, applied, follower, publisher } = await singleProcess();
     publisher.stage('s', 1, [source.add('main', 1)]);
     publisher.advance('s', 1);
     // ID 2 committed although its writer was told the connection dropped: nothing was staged for it.
