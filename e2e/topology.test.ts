@@ -65,6 +65,36 @@ test('the work was done where the configuration put it', async () => {
   assert.equal(await count('main', 'typing_set'), 0);
 });
 
+test('sync and pagination tokens issued by one worker are valid on another', async () => {
+  const first = await call(undefined, 'POST', '/_matrix/client/v3/register', { username: 'roamer', password: 'pw' });
+  const reg = await call(undefined, 'POST', '/_matrix/client/v3/register', { username: 'roamer', password: 'pw', auth: { type: 'm.login.dummy', session: first.session } });
+  const on = async (worker: string, p: string, init: RequestInit = {}): Promise<any> => {
+    const res = await fetch(`http://127.0.0.1:${fleet.clientPort(worker)}${p}`, { ...init, headers: { authorization: `Bearer ${reg.access_token}` } });
+    const json = await res.json();
+    assert.equal(res.status, 200, `${worker} ${p}: ${JSON.stringify(json)}`);
+    return json;
+  };
+  const room = (await on('generic1', '/_matrix/client/v3/createRoom', { method: 'POST', body: '{}' })).room_id as string;
+  const since = (await on('generic1', '/_matrix/client/v3/sync')).next_batch as string;
+  for (let i = 0; i < 5; i++) {
+    await on(i % 2 ? 'generic1' : 'generic2', `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/send/m.room.message/roam${i}`, {
+      method: 'PUT',
+      body: JSON.stringify({ msgtype: 'm.text', body: `roam ${i}` }),
+    });
+  }
+  // generic2 continues generic1's sync where it left off, and sees every message once.
+  const next = await on('generic2', `/_matrix/client/v3/sync?since=${encodeURIComponent(since)}&timeout=5000`);
+  const bodies = (next.rooms?.join?.[room]?.timeline?.events ?? []).map((e: any) => e.content?.body);
+  assert.deepEqual(bodies, [0, 1, 2, 3, 4].map((i) => `roam ${i}`));
+  // A pagination token from one worker pages on another.
+  const page1 = await on('generic1', `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/messages?dir=b&limit=2`);
+  const page2 = await on('writer1', `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/messages?dir=b&limit=2&from=${encodeURIComponent(page1.end)}`);
+  assert.deepEqual(
+    [...page1.chunk, ...page2.chunk].filter((e: any) => e.type === 'm.room.message').map((e: any) => e.content.body),
+    ['roam 4', 'roam 3', 'roam 2', 'roam 1'],
+  );
+});
+
 test('a logout on main revokes the token on every worker at once', async () => {
   const first = await call(undefined, 'POST', '/_matrix/client/v3/register', { username: 'leaver', password: 'pw' });
   const reg = await call(undefined, 'POST', '/_matrix/client/v3/register', { username: 'leaver', password: 'pw', auth: { type: 'm.login.dummy', session: first.session } });
