@@ -34,24 +34,24 @@ function allowed(visibility: HistoryVisibility, membership: string, joinedLater:
 
 /**
  * The events `userId` may see, in input order, each with the user's membership at it. Events of
- * rooms the user forgot, and events without state (outliers), are never visible. Five queries
+ * rooms the user forgot, and events without state (outliers), are never visible. Four queries
  * whatever the number of events.
  */
 export async function filterEventsForUser(store: EventStore, userId: string, events: readonly StoredEvent[]): Promise<VisibleEvent[]> {
   if (events.length === 0) return [];
   const rooms = [...new Set(events.map((e) => e.roomId))];
-  const [forgottenRows, joinRows, groups] = await Promise.all([
-    store.sql<{ room_id: string }[]>`
-      SELECT room_id FROM local_current_membership
-      WHERE user_id = ${userId} AND room_id = ANY(${rooms}::text[]) AND forgotten`,
-    store.sql<{ room_id: string; last_join: number }[]>`
-      SELECT room_id, max(stream_ordering) AS last_join FROM room_memberships
-      WHERE user_id = ${userId} AND room_id = ANY(${rooms}::text[]) AND membership = 'join'
-      GROUP BY room_id`,
+  const [userRows, groups] = await Promise.all([
+    // Per room: whether the user forgot it, and when they last joined it.
+    store.sql<{ room_id: string; forgotten: boolean | null; last_join: number | null }[]>`
+      SELECT r.room_id,
+             (SELECT m.forgotten FROM local_current_membership m WHERE m.user_id = ${userId} AND m.room_id = r.room_id) AS forgotten,
+             (SELECT max(j.stream_ordering) FROM room_memberships j
+               WHERE j.user_id = ${userId} AND j.room_id = r.room_id AND j.membership = 'join') AS last_join
+      FROM unnest(${rooms}::text[]) AS r(room_id)`,
     store.state.groupsForEvents(events.map((e) => e.eventId)),
   ]);
-  const forgotten = new Set(forgottenRows.map((r) => r.room_id));
-  const lastJoin = new Map(joinRows.map((r) => [r.room_id, Number(r.last_join)]));
+  const forgotten = new Set(userRows.filter((r) => r.forgotten === true).map((r) => r.room_id));
+  const lastJoin = new Map(userRows.flatMap((r) => (r.last_join === null ? [] : [[r.room_id, Number(r.last_join)] as const])));
   const hvKey = stateKey('m.room.history_visibility', '');
   const memberKey = stateKey('m.room.member', userId);
   const states = await store.state.groupsState([...new Set(groups.values())], [

@@ -19,6 +19,7 @@ import type { SyncFilter } from './filter.ts';
 import { allowsEvent, allowsRoom, applyEventFilter, contentHasUrl, projectFields } from './filter.ts';
 import { LazyMembersCache } from './lazy-members.ts';
 import { ValidatedUserCache } from './user-caches.ts';
+import type { StreamChangeCache } from './stream-change-cache.ts';
 import type { ResolvedPosition } from './positions.ts';
 import { InstanceNames } from './positions.ts';
 import { presenceSection } from './presence.ts';
@@ -435,23 +436,33 @@ export class SyncComputer {
     if (this.toDeviceAcked.size > 100_000) this.toDeviceAcked.delete(this.toDeviceAcked.keys().next().value as string);
   }
 
+  /**
+   * Which of `rooms` changed in (since, to], from a change cache when it reaches back that far; a room
+   * whose latest change is past the token may or may not have one inside it, so Postgres decides those.
+   */
+  private async roomsChanged(
+    cache: StreamChangeCache | undefined,
+    rooms: readonly string[],
+    sinceP: ResolvedPosition,
+    to: ResolvedPosition,
+    fromDb: (rooms: readonly string[]) => Promise<Set<string>>,
+  ): Promise<Set<string>> {
+    if (!cache?.covers(sinceP.min)) return fromDb(rooms);
+    const out = new Set<string>();
+    const unsure: string[] = [];
+    for (const id of rooms) {
+      const last = cache.lastChange(id);
+      if (last === undefined || last <= sinceP.min) continue;
+      if (last <= to.max) out.add(id);
+      else unsure.push(id);
+    }
+    if (unsure.length > 0) for (const id of await fromDb(unsure)) out.add(id);
+    return out;
+  }
+
   private async roomsWithEvents(rooms: readonly string[], sinceP: ResolvedPosition, to: ResolvedPosition): Promise<Set<string>> {
     if (rooms.length === 0 || to.max <= sinceP.min) return new Set();
-    const cache = this.deps.changes?.roomEvents;
-    if (cache?.covers(sinceP.min)) {
-      // Known from memory; a room whose latest event is past the token may or may not have one inside it.
-      const out = new Set<string>();
-      const unsure: string[] = [];
-      for (const id of rooms) {
-        const last = cache.lastChange(id);
-        if (last === undefined || last <= sinceP.min) continue;
-        if (last <= to.max) out.add(id);
-        else unsure.push(id);
-      }
-      if (unsure.length > 0) for (const id of await this.roomsWithEventsFromDb(unsure, sinceP, to)) out.add(id);
-      return out;
-    }
-    return this.roomsWithEventsFromDb(rooms, sinceP, to);
+    return this.roomsChanged(this.deps.changes?.roomEvents, rooms, sinceP, to, (r) => this.roomsWithEventsFromDb(r, sinceP, to));
   }
 
   private async roomsWithEventsFromDb(rooms: readonly string[], sinceP: ResolvedPosition, to: ResolvedPosition): Promise<Set<string>> {
@@ -470,6 +481,10 @@ export class SyncComputer {
   /** Which of `rooms` had membership state changes in (since, to]. */
   private async roomsWithMemberChanges(rooms: readonly string[], sinceP: ResolvedPosition, to: ResolvedPosition): Promise<Set<string>> {
     if (rooms.length === 0) return new Set();
+    return this.roomsChanged(this.deps.changes?.roomMembers, rooms, sinceP, to, (r) => this.roomsWithMemberChangesFromDb(r, sinceP, to));
+  }
+
+  private async roomsWithMemberChangesFromDb(rooms: readonly string[], sinceP: ResolvedPosition, to: ResolvedPosition): Promise<Set<string>> {
     const rows = await this.deps.sql<{ room_id: string }[]>`
       SELECT DISTINCT room_id FROM current_state_delta_stream
       WHERE room_id = ANY(${rooms as string[]}::text[]) AND type = ${MEMBER} AND stream_id > ${sinceP.min} AND stream_id <= ${to.max}`;

@@ -59,12 +59,15 @@ export class SyncChangeCaches {
   readonly roomEvents: StreamChangeCache;
   /** events stream: user → their latest membership change. */
   readonly memberships: StreamChangeCache;
+  /** events stream: room → its latest membership event (anyone's). */
+  readonly roomMembers: StreamChangeCache;
   /** account_data stream: user → their latest account data change. */
   readonly accountData: StreamChangeCache;
 
   constructor(start: { events: number; accountData: number }) {
     this.roomEvents = new StreamChangeCache(start.events);
     this.memberships = new StreamChangeCache(start.events);
+    this.roomMembers = new StreamChangeCache(start.events);
     this.accountData = new StreamChangeCache(start.accountData);
   }
 
@@ -72,7 +75,9 @@ export class SyncChangeCaches {
   apply(change: StreamChange): void {
     if (change.stream === 'events') {
       for (const r of change.rooms ?? []) this.roomEvents.record(r, change.position);
+      // Events rows name users only for membership events.
       for (const u of change.users ?? []) this.memberships.record(u, change.position);
+      if (change.users?.length) for (const r of change.rooms ?? []) this.roomMembers.record(r, change.position);
     } else if (change.stream === 'account_data') {
       for (const u of change.users ?? []) this.accountData.record(u, change.position);
     }

@@ -38,6 +38,10 @@ test('sync caches route events and account data changes to rooms and users', () 
   caches.apply({ stream: 'receipts', position: 9, rooms: ['!r'] });
   assert.equal(caches.roomEvents.lastChange('!r'), 5);
   assert.equal(caches.memberships.lastChange('@u:x'), 5);
+  assert.equal(caches.roomMembers.lastChange('!r'), 5, 'a membership event marks its room');
+  caches.apply({ stream: 'events', position: 6, rooms: ['!s'] });
+  assert.equal(caches.roomEvents.lastChange('!s'), 6);
+  assert.equal(caches.roomMembers.lastChange('!s'), undefined, 'other events do not');
   assert.equal(caches.accountData.lastChange('@v:x'), 3);
   assert.equal(caches.accountData.lastChange('@u:x'), undefined);
 });
