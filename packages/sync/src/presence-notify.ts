@@ -14,6 +14,8 @@ export function presenceAwareNotify(notifier: Notifier, sql: Sql, log: Logger): 
   return (change) => {
     notifier.notify(change);
     if (!ROOM_WIDE_USER_STREAMS.has(change.stream) || change.rooms?.length || !change.users?.length) return;
+    // Every process hears every change; one with no long-polls registered (an event persister) has nobody to wake.
+    if (notifier.keyCount === 0) return;
     const users = [...change.users];
     void sql<{ room_id: string }[]>`
       SELECT DISTINCT room_id FROM current_state_events
