@@ -145,8 +145,8 @@ export async function startHomeserverProcess(loaded: LoadedConfig): Promise<Runn
       secret: plan.replication.secret,
       instanceMap: (instance) => {
         const loc = plan.instanceLocations[instance];
-        // Replication over a unix socket (instance_map `path`) is not supported by the client yet.
-        return loc?.kind === 'tcp' ? { host: loc.host, port: loc.port, tls: loc.tls } : undefined;
+        if (!loc) return undefined;
+        return loc.kind === 'tcp' ? { host: loc.host, port: loc.port, tls: loc.tls } : { path: loc.path };
       },
       positions: () => (feed as ChangeFeed).publisher.replicationPositions(),
       logger: log,

@@ -10,12 +10,8 @@ import { MatrixError, silentLogger } from '@hs/core';
 import got, { RequestError } from 'got';
 import { encodePositions, newTxnId, POSITIONS_HEADER, replicationPath, type StreamPositions } from './http-replication.ts';
 
-/** An `instance_map` entry. */
-export interface InstanceLocation {
-  host: string;
-  port: number;
-  tls?: boolean;
-}
+/** An `instance_map` entry: a TCP address, or (Synapse's `path`) a unix socket. */
+export type InstanceLocation = { host: string; port: number; tls?: boolean } | { path: string };
 
 export interface ReplicationClientOptions {
   /** `worker_replication_secret`; null sends no Authorization header. */
@@ -89,13 +85,14 @@ export class ReplicationClient {
     body?: JsonValue,
     options: ReplicationCallOptions = {},
   ): Promise<T> {
-    const location = this.locate(instance);
+    const location = this.locate(instance, name);
     const method = options.method ?? 'POST';
-    const url = `${location.tls ? 'https' : 'http'}://${hostForUrl(location.host)}:${location.port}${replicationPath(
-      name,
-      params,
-      options.txnId ?? newTxnId(),
-    )}`;
+    const route = replicationPath(name, params, options.txnId ?? newTxnId());
+    // got's unix-socket form: http://unix:<socket path>:<request path>.
+    const url =
+      'path' in location
+        ? `http://unix:${location.path}:${route}`
+        : `${location.tls ? 'https' : 'http'}://${hostForUrl(location.host)}:${location.port}${route}`;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.options.secret !== null) headers['authorization'] = `Bearer ${this.options.secret}`;
     const positions = options.positions ?? this.options.positions?.();
@@ -119,6 +116,7 @@ export class ReplicationClient {
           throwHttpErrors: false,
           followRedirect: false,
           retry: { limit: 0 },
+          enableUnixSockets: 'path' in location,
           timeout: { request: this.options.timeoutMs ?? 60_000 },
           responseType: 'text',
         });
@@ -149,10 +147,13 @@ export class ReplicationClient {
     }
   }
 
-  private locate(instance: string): InstanceLocation {
+  private locate(instance: string, endpoint: string): InstanceLocation {
     const map = this.options.instanceMap;
     const location = typeof map === 'function' ? map(instance) : Object.hasOwn(map, instance) ? map[instance] : undefined;
-    if (location === undefined) throw new Error(`instance ${instance} is not in instance_map`);
+    if (location === undefined) {
+      this.log.error('replication: an instance is missing from instance_map', { instance, endpoint });
+      throw new ReplicationCallError(instance, endpoint, 502, 'M_UNKNOWN', `${instance} is not in instance_map`);
+    }
     return location;
   }
 }

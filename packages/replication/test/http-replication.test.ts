@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import type { Server } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { MatrixError, type JsonValue } from '@hs/core';
@@ -20,7 +23,7 @@ after(async () => {
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
 });
 
-async function listen(options: Partial<ReplicationServerOptions> = {}, port = 0): Promise<{ rs: ReplicationServer; location: InstanceLocation }> {
+async function listen(options: Partial<ReplicationServerOptions> = {}, port = 0): Promise<{ rs: ReplicationServer; location: { host: string; port: number } }> {
   const rs = new ReplicationServer({ secret: SECRET, ...options });
   const app = express();
   app.use(rs.router);
@@ -56,6 +59,25 @@ describe('HTTP replication', () => {
     });
     assert.deepEqual(await c.call('worker1', 'ping', []), { on: 'worker' });
     await assert.rejects(c.call('nowhere', 'ping', []), /instance_map/);
+  });
+
+  test('an instance reached over a unix socket (instance_map `path`), and one missing from instance_map', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-repl-sock-'));
+    const socket = path.join(dir, 'replication.sock');
+    const rs = new ReplicationServer({ secret: SECRET });
+    rs.register({ name: 'echo', params: ['word'], handler: (req) => ({ word: req.params.word ?? null, body: req.body ?? null }) });
+    const app = express();
+    app.use(rs.router);
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(socket, () => resolve(s));
+    });
+    servers.push(server);
+    const c = client({ writer: { path: socket } });
+    assert.deepEqual(await c.call('writer', 'echo', ['a b'], { x: 1 }), { word: 'a b', body: { x: 1 } });
+    await assert.rejects(
+      c.call('elsewhere', 'echo', ['x']),
+      (e) => e instanceof ReplicationCallError && e.httpStatus === 502 && /elsewhere is not in instance_map/.test(e.message),
+    );
   });
 
   test('rejects requests without the bearer secret (401 M_UNAUTHORIZED, JSON)', async () => {
