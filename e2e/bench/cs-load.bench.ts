@@ -8,6 +8,8 @@
  * own CPU, so a saturated generator (2 cores shared with the server) shows instead of skewing results.
  *
  *   npm run bench:cs -- --target both --users 100 --rooms 10 --senders 50 --seconds 20
+ *
+ * `--pg-stats` also prints the SQL statements the load phase ran (pg_stat_statements), per event.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { SyncersInput, SyncersResult } from './cs-load-syncers.ts';
 import { JsonClient } from './http-client.ts';
+import { preloadPgStats, printPgStats, resetPgStats } from './pg-stats.ts';
 import { machineCpu, processCpuSeconds, rssMb, treeCpuSeconds, treePssMb } from './proc-stats.ts';
 import { ALL_TARGETS, startTarget, TARGETS, type Target, type TargetName } from './targets.ts';
 
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     'keep-logs': { type: 'boolean', default: false },
     'result-file': { type: 'string' },
+    'pg-stats': { type: 'boolean', default: false },
   },
 });
 const USERS = Number(values.users);
@@ -182,6 +186,7 @@ async function runTarget(name: TargetName): Promise<Result> {
       elu: performance.eventLoopUtilization(),
     });
 
+    if (values['pg-stats']) await resetPgStats(target);
     const before = cpuAt();
     syncWorker.postMessage({ type: 'start' });
     const started = performance.now();
@@ -215,6 +220,7 @@ async function runTarget(name: TargetName): Promise<Result> {
     await new Promise((r) => setTimeout(r, GRACE_MS));
     syncWorker.postMessage({ type: 'stop' });
     const syncers = (await fromWorker('result')) as SyncersResult;
+    if (values['pg-stats']) await printPgStats(target, sent);
     if (firstSendError) console.log(`[${name}] ${sendErrors} send errors, first: ${firstSendError}`);
     if (syncers.firstError) console.log(`[${name}] ${syncers.errors} sync errors, first: ${syncers.firstError}`);
 
@@ -338,6 +344,7 @@ if (values.target === 'both') {
       const file = path.join(os.tmpdir(), `hs-bench-cs-${process.pid}-${name}-${round}.json`);
       const args = ['--users', String(USERS), '--rooms', String(ROOMS), '--senders', String(SENDERS), '--seconds', String(SECONDS), '--log-level', values['log-level'], '--presence', values.presence];
       if (values['keep-logs']) args.push('--keep-logs');
+      if (values['pg-stats']) args.push('--pg-stats');
       const run = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, '--target', name, '--result-file', file, ...args], { stdio: 'inherit' });
       if (run.status !== 0) throw new Error(`the ${name} run failed (exit ${run.status})`);
       results.push(JSON.parse(fs.readFileSync(file, 'utf8')) as Result);
@@ -348,6 +355,7 @@ if (values.target === 'both') {
   compare(results, labels);
 } else {
   if (!ALL_TARGETS.includes(values.target as TargetName)) throw new Error(`--target must be ${ALL_TARGETS.join(', ')} or both, not ${values.target}`);
+  if (values['pg-stats']) preloadPgStats();
   const result = await runTarget(values.target as TargetName);
   report(result);
   if (values['result-file']) fs.writeFileSync(values['result-file'], JSON.stringify(result));

@@ -6,6 +6,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { EmbeddedPostgres } from '@hs/storage/embedded-postgres';
+import type { ConnectionTarget } from '@hs/storage/connection-settings';
 import { Fleet, type FleetSpec } from '../support/fleet.ts';
 import { startTestServer } from '../support/server.ts';
 import { startSynapse } from '../support/synapse.ts';
@@ -33,6 +35,8 @@ export interface Target {
   readonly database: string;
   /** Further processes of the server measured one by one (a fleet's workers and nginx), name → pid. */
   readonly otherPids: ReadonlyArray<readonly [string, number]>;
+  /** How to reach the target's database as a superuser (for `--pg-stats`). */
+  readonly postgres: ConnectionTarget | undefined;
   /** The server's log file (removed by `stop`). */
   readonly logPath: string;
   stop(): Promise<void>;
@@ -90,6 +94,7 @@ async function startOurs({ logLevel, presence }: TargetOptions): Promise<Target>
     baseUrl: server.baseUrl,
     serverPid: pid,
     postgresPid: readPid(path.join(server.dataDir, 'postgres', 'pgdata', 'postmaster.pid')),
+    postgres: EmbeddedPostgres.attachTarget(path.join(server.dataDir, 'postgres')),
     database: 'postgres (embedded)',
     otherPids: [],
     logPath,
@@ -108,6 +113,7 @@ async function startSynapseTarget({ logLevel, presence }: TargetOptions): Promis
     baseUrl: s.baseUrl,
     serverPid: s.pid,
     postgresPid: s.postgresPid,
+    postgres: s.database === 'postgres' ? { ...(EmbeddedPostgres.attachTarget(path.join(s.dir, 'postgres')) as ConnectionTarget), database: 'synapse' } : undefined,
     database: s.database === 'postgres' ? 'postgres (embedded)' : 'SQLITE (not comparable)',
     otherPids: [],
     logPath: s.logPath,
@@ -126,6 +132,7 @@ async function startFleetTarget(name: FleetTargetName, { logLevel, presence }: T
     baseUrl: fleet.baseUrl,
     serverPid: pidOf('main'),
     postgresPid: readPid(path.join(fleet.dir, 'postgres', 'pgdata', 'postmaster.pid')),
+    postgres: EmbeddedPostgres.attachTarget(path.join(fleet.dir, 'postgres')),
     database: 'postgres (embedded)',
     otherPids: others,
     logPath,

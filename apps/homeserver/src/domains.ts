@@ -17,7 +17,6 @@ import {
   createPushHandlers,
   createPushNotificationHandlers,
   getPushRulesAccountData,
-  getUnreadCounts,
   type PushActionsDeps,
 } from '@hs/push';
 import type { ReplicationBus, ReplicationCaller, ReplicationEndpointRegistry } from '@hs/replication';
@@ -77,7 +76,11 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
   });
   // What /sync may answer from memory: fed before each position advance, from wherever the change came.
   // Their floor is the highest position any writer reached: whatever came before is not recorded.
-  const syncChanges = new SyncChangeCaches({ events: maxPosition(ctx.feed.token('events')), accountData: maxPosition(ctx.feed.token('account_data')) });
+  const syncChanges = new SyncChangeCaches({
+    events: maxPosition(ctx.feed.token('events')),
+    accountData: maxPosition(ctx.feed.token('account_data')),
+    receipts: maxPosition(ctx.feed.token('receipts')),
+  });
   const stopCaching = ctx.feed.onApplied((change) => syncChanges.apply(change));
   // Writers announce through the feed: listeners hear of a change once the stream position includes it.
   const notify: NotifyFn = ctx.feed.announce;
@@ -265,15 +268,7 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
       typing,
       presence,
       changes: syncChanges,
-      getUnreadCounts: async (userId, roomIds, { threads }) => {
-        const counts = await getUnreadCounts(sql, userId, roomIds);
-        return new Map(
-          [...counts].map(([roomId, c]) => [
-            roomId,
-            threads ? { room: c.main, threads: c.unread_thread_notifications } : { room: { notification_count: c.notification_count, highlight_count: c.highlight_count } },
-          ]),
-        );
-      },
+      unreadCounts: true,
     }),
     ...createPushNotificationHandlers({ sql, log, notify, serverName, pushers: writes.pushers, eventStore: rooms.store }),
     ...createRoomsHandlers(roomsDeps, rooms),

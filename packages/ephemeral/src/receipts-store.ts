@@ -66,7 +66,7 @@ export class LocalReceiptsWriter implements ReceiptsWriter {
            OR receipts_linearized.event_stream_ordering < EXCLUDED.event_stream_ordering
         RETURNING stream_id`;
       // After the commit, before the ID is released: the change is announced with the ID.
-      if (rows.length > 0) this.notify({ stream: 'receipts', position: id as number, rooms: [r.roomId] });
+      if (rows.length > 0) this.notify({ stream: 'receipts', position: id as number, rooms: [r.roomId], users: [r.userId] });
       return rows.length > 0 ? (id as number) : null;
     });
     return written;

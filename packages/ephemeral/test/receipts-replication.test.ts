@@ -40,7 +40,7 @@ test('a forwarded receipt lands on the writer, which notifies; the worker waits 
   const before = notified.length;
   const p1 = await writer.insert(receipt(EV1, 10));
   assert.equal(typeof p1, 'number');
-  assert.deepEqual(notified.slice(before), [{ stream: 'receipts', position: p1, rooms: [ROOM] }]);
+  assert.deepEqual(notified.slice(before), [{ stream: 'receipts', position: p1, rooms: [ROOM], users: [ALICE] }]);
   assert.deepEqual(checked.waits, [{ stream: 'receipts', instance: WRITER, position: p1 }]);
 
   // A threaded receipt keeps its thread; an older event does not move the receipt back (null, no wait).

@@ -32,7 +32,7 @@ test('a read receipt is stored, notified and shaped as m.receipt content for syn
   assert.deepEqual(await h.call('POST', receiptPath('m.read', '$e2'), { as: ALICE, body: {} }), { status: 200, json: {} });
   const to = now();
   assert.ok(to > from);
-  assert.deepEqual(h.changes.filter((c) => c.stream === 'receipts'), [{ stream: 'receipts', position: to, rooms: [ROOM] }]);
+  assert.deepEqual(h.changes.filter((c) => c.stream === 'receipts'), [{ stream: 'receipts', position: to, rooms: [ROOM], users: [ALICE] }]);
   const got = await getReceiptsForRooms(h.db.sql, [ROOM], from, to, BOB);
   assert.deepEqual(got, new Map([[ROOM, { $e2: { 'm.read': { [ALICE]: { ts: h.clock.t } } } }]]));
   // Outside the window: nothing.

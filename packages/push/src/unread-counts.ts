@@ -30,11 +30,15 @@ export interface RoomUnreadCounts extends UnreadCounts {
 
 const ZERO: UnreadCounts = Object.freeze({ notification_count: 0, highlight_count: 0 });
 
-/** Counts for each of `roomIds` (every room present, zeros where nothing is unread). */
-export async function getUnreadCounts(sql: Sql, userId: string, roomIds: readonly string[]): Promise<Map<string, RoomUnreadCounts>> {
+/**
+ * Counts for each of `roomIds` (every room present, zeros where nothing is unread), over the push
+ * actions of events at or below `upTo` when given (a /sync token's position) or all of them.
+ */
+export async function getUnreadCounts(sql: Sql, userId: string, roomIds: readonly string[], upTo?: number): Promise<Map<string, RoomUnreadCounts>> {
   const rooms = [...new Set(roomIds)];
   const out = new Map<string, RoomUnreadCounts>();
   if (rooms.length === 0) return out;
+  const bound = upTo ?? Number.MAX_SAFE_INTEGER;
   const rows = await sql<{ room_id: string; thread_id: string; notifs: number; highlights: number }[]>`
     WITH mem AS (
       SELECT room_id, idx FROM push_room_members WHERE user_id = ${userId} AND room_id = ANY(${rooms})
@@ -51,7 +55,7 @@ export async function getUnreadCounts(sql: Sql, userId: string, roomIds: readonl
         ON a.room_id = mem.room_id
        AND a.stream_ordering > coalesce((SELECT so FROM rec WHERE rec.room_id = mem.room_id AND rec.thread_id IS NULL), 0)
       LEFT JOIN rec t ON t.room_id = a.room_id AND t.thread_id = a.thread_id
-     WHERE (t.so IS NULL OR a.stream_ordering > t.so)
+     WHERE (t.so IS NULL OR a.stream_ordering > t.so) AND a.stream_ordering <= ${bound}
        AND CASE WHEN octet_length(a.recipients) > mem.idx / 8 THEN get_bit(a.recipients, mem.idx) = 1 ELSE false END
      GROUP BY a.room_id, a.thread_id`;
   type CountRow = (typeof rows)[number];
@@ -76,6 +80,49 @@ export async function getUnreadCounts(sql: Sql, userId: string, roomIds: readonl
     out.set(roomId, { notification_count: notifs, highlight_count: highlights, main, unread_thread_notifications: threads });
   }
   return out;
+}
+
+export interface PushReader {
+  /** The user's recipient bit in the room's push actions (undefined: none assigned yet). */
+  readonly bit: number | undefined;
+  /** The latest event the user's read receipts (of any thread) point at, as a stream position. */
+  readonly readUpTo: number;
+}
+
+/** Per room: how the user appears in its push actions and how far they have read. */
+export async function getPushReaders(sql: Sql, userId: string, roomIds: readonly string[]): Promise<Map<string, PushReader>> {
+  if (roomIds.length === 0) return new Map();
+  const rows = await sql<{ room_id: string; idx: number | null; read_up_to: number | null }[]>`
+    SELECT r.room_id, m.idx,
+           (SELECT max(event_stream_ordering) FROM receipts_linearized l
+             WHERE l.user_id = ${userId} AND l.room_id = r.room_id AND l.receipt_type = ANY(${READ_RECEIPT_TYPES as string[]})) AS read_up_to
+      FROM unnest(${roomIds as string[]}::text[]) AS r(room_id)
+      LEFT JOIN push_room_members m ON m.user_id = ${userId} AND m.room_id = r.room_id`;
+  return new Map(rows.map((r) => [r.room_id, { bit: r.idx === null ? undefined : Number(r.idx), readUpTo: Number(r.read_up_to ?? 0) }]));
+}
+
+/** What counting needs of one push action row (an event's outcome and who got it). */
+export interface PushActionCountRow {
+  readonly roomId: string;
+  readonly streamOrdering: number;
+  readonly threadId: string;
+  readonly notif: boolean;
+  readonly highlight: boolean;
+  readonly recipients: Uint8Array;
+}
+
+/** Every room's push action rows for events in (from, to], ascending. */
+export async function getPushActionsBetween(sql: Sql, from: number, to: number): Promise<PushActionCountRow[]> {
+  const rows = await sql<{ room_id: string; stream_ordering: number; thread_id: string; notif: boolean; highlight: boolean; recipients: Uint8Array }[]>`
+    SELECT room_id, stream_ordering, thread_id, notif, highlight, recipients FROM event_push_actions
+     WHERE stream_ordering > ${from} AND stream_ordering <= ${to} ORDER BY stream_ordering`;
+  return rows.map((r) => ({ roomId: r.room_id, streamOrdering: Number(r.stream_ordering), threadId: r.thread_id, notif: r.notif, highlight: r.highlight, recipients: r.recipients }));
+}
+
+/** Whether recipient number `bit` is set (as Postgres's get_bit reads a bytea: bit i of byte i / 8). */
+export function hasRecipient(recipients: Uint8Array, bit: number): boolean {
+  const byte = bit >> 3;
+  return byte < recipients.length && ((recipients[byte] as number) & (1 << (bit & 7))) !== 0;
 }
 
 /**

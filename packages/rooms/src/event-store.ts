@@ -337,6 +337,16 @@ export class EventStore {
     return this.getEventList(rows.map((r) => r.event_id));
   }
 
+  /** Timeline events (neither outliers nor rejected) of every room with `from < stream <= to`, ascending. */
+  async getTimelineEventsBetween(fromStream: number, toStream: number): Promise<StoredEvent[]> {
+    const rows = await this.sql<EventRow[]>`
+      SELECT ${eventRowColumns(this.sql)}
+      FROM events e LEFT JOIN rooms r ON r.room_id = e.room_id
+      WHERE e.stream_ordering > ${fromStream} AND e.stream_ordering <= ${toStream} AND NOT e.outlier AND e.rejected_reason IS NULL
+      ORDER BY e.stream_ordering`;
+    return rows.map(rowToStoredEvent);
+  }
+
   /** The `events` stream between two positions (`from < stream <= to`), ascending. */
   async getEventsStream(fromStream: number, toStream: number, limit: number): Promise<EventStreamRow[]> {
     const rows = await this.sql<

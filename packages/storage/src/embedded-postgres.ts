@@ -18,6 +18,15 @@ const DATABASE = 'homeserver';
 /** Unix socket paths are limited to ~107 bytes; keep a margin for `/.s.PGSQL.5432`. */
 const MAX_SOCKET_DIR = 90;
 
+/**
+ * Further server settings for diagnostics, e.g. `HS_EMBEDDED_POSTGRES_SETTINGS='shared_preload_libraries=pg_stat_statements'`
+ * (what `bench:cs --pg-stats` sets): whitespace-separated `name=value` pairs passed as `-c`.
+ */
+function extraSettings(): string[] {
+  const raw = process.env.HS_EMBEDDED_POSTGRES_SETTINGS?.trim();
+  return raw ? raw.split(/\s+/).flatMap((setting) => ['-c', setting]) : [];
+}
+
 interface Binaries {
   initdb: string;
   postgres: string;
@@ -273,6 +282,7 @@ export class EmbeddedPostgres {
       '-c', 'listen_addresses=',
       '-c', 'max_connections=300',
       '-c', 'shared_buffers=128MB',
+      ...extraSettings(),
     ];
     const child = spawn(bins.postgres, args, { ...owner, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
     this.child = child;

@@ -10,14 +10,18 @@ import { encodeRoomToken, encodeSyncToken, maxPosition } from '@hs/core';
 import { createE2eeReaders, deviceListUpdatesBetween } from '@hs/e2ee';
 import type { E2eeReaders } from '@hs/e2ee';
 import type { Requester } from '@hs/http';
-import { getPushRulesAccountData, serverDefaultPushRules, usersWithPushRuleChanges } from '@hs/push';
+import { getPushActionsBetween, getPushRulesAccountData, getUnreadCounts, serverDefaultPushRules, usersWithPushRuleChanges } from '@hs/push';
 import type { ClientEventSource, StoredEvent } from '@hs/rooms';
 import { RoomLookups, loadEventsForClient, serializeEvent } from '@hs/rooms';
 import type { SyncDeps } from './deps.ts';
 import { ephemeralEvents } from './ephemeral.ts';
 import type { SyncFilter } from './filter.ts';
 import { allowsEvent, allowsRoom, applyEventFilter, contentHasUrl, projectFields } from './filter.ts';
+import type { CachedTimelines } from './cached-timelines.ts';
+import { timelinesFromCache } from './cached-timelines.ts';
 import { LazyMembersCache } from './lazy-members.ts';
+import { RoomTimelineCache } from './room-timeline-cache.ts';
+import { UnreadCountsCache } from './unread-counts-cache.ts';
 import { ValidatedUserCache } from './user-caches.ts';
 import type { StreamChangeCache } from './stream-change-cache.ts';
 import type { ResolvedPosition } from './positions.ts';
@@ -83,6 +87,10 @@ export class SyncComputer {
   /** With change caches: the user's joined rooms and ignore list, re-read only after they change. */
   readonly joinedRooms: (userId: string) => Promise<string[]>;
   private readonly ignoredUsers: (userId: string) => Promise<string[]>;
+  /** Rooms' recent events and state changes, for incremental timelines (only with change caches). */
+  readonly timelineCache: RoomTimelineCache | undefined;
+  /** Notification counts moved forward in memory (with change caches and unread counts on). */
+  readonly unreadCache: UnreadCountsCache | undefined;
   /** Per device: to-device messages already deleted up to here (the acknowledgement is idempotent). */
   private readonly toDeviceAcked = new Map<string, number>();
 
@@ -106,7 +114,12 @@ export class SyncComputer {
       });
       this.joinedRooms = (u) => joined.get(u);
       this.ignoredUsers = (u) => ignored.get(u);
+      const timeline = new RoomTimelineCache(deps.store, deps.unreadCounts ? { pushActions: (from, to) => getPushActionsBetween(deps.sql, from, to) } : {});
+      this.timelineCache = timeline;
+      this.unreadCache = deps.unreadCounts ? new UnreadCountsCache({ sql: deps.sql, timeline, receipts: changes.receipts }) : undefined;
     } else {
+      this.timelineCache = undefined;
+      this.unreadCache = undefined;
       this.joinedRooms = (u) => deps.store.getJoinedRooms(u);
       this.ignoredUsers = (u) => getIgnoredUsers(deps.sql, u);
     }
@@ -117,6 +130,25 @@ export class SyncComputer {
     if (this.deps.changes?.memberships.changedSince(userId, sinceP.min) !== false) return undefined;
     const joined = await this.joinedRooms(userId);
     return { joined: new Map(joined.map((id) => [id, false])), invited: [], knocked: [], left: [] };
+  }
+
+  /**
+   * The incremental timelines the room timeline cache can answer: only for plain positions, and only
+   * when the user's memberships did not change since `since` (joined throughout, so all is visible).
+   */
+  private async cachedTimelines(
+    userId: string,
+    requests: readonly TimelineRequest[],
+    sinceP: ResolvedPosition | undefined,
+    to: ResolvedPosition,
+    f: SyncFilter,
+    ignored: readonly string[],
+  ): Promise<CachedTimelines | undefined> {
+    const cache = this.timelineCache;
+    if (!cache || !sinceP || requests.length === 0 || sinceP.ahead.size > 0 || to.ahead.size > 0) return undefined;
+    if (this.deps.changes?.memberships.changedSince(userId, sinceP.min) !== false) return undefined;
+    await cache.advanceTo(to.min);
+    return timelinesFromCache(cache, requests, sinceP.min, to.min, f.room.timeline, f.timelineLimit, ignored);
   }
 
   /** Check a `since` token's writers are known (else 400) before anything is computed. */
@@ -184,11 +216,13 @@ export class SyncComputer {
         parts.set(l.roomId, { full: l.full || initial, cap: l.stream });
         if (timelineAllowed(l.roomId)) tlReqs.push({ roomId: l.roomId, cap: l.stream, ...(l.full || initial ? {} : { since: sEvents as ResolvedPosition }) });
       }
+      const cached = await this.cachedTimelines(userId, tlReqs, sEvents, tEvents, f, ignored);
       const [timelines, memberChanged] = await Promise.all([
-        loadTimelines(sql, store, userId, tlReqs, tEvents, f.room.timeline, f.timelineLimit, ignored),
+        loadTimelines(sql, store, userId, cached?.rest ?? tlReqs, tEvents, f.room.timeline, f.timelineLimit, ignored),
         S && moved('events') ? this.roomsWithMemberChanges([...changed], sEvents as ResolvedPosition, tEvents) : Promise.resolve(new Set<string>()),
       ]);
       for (const [id, tl] of timelines) (parts.get(id) as RoomPart).timeline = tl;
+      for (const [id, tl] of cached?.timelines ?? []) (parts.get(id) as RoomPart).timeline = tl;
 
       // Summaries: rooms sent in full, and rooms whose membership changed.
       membershipTouched = req.fullState || memberChanged.size > 0 || newlyJoined.length > 0 || lists.left.length > 0;
@@ -221,7 +255,15 @@ export class SyncComputer {
           ? (roomId: string, memberId: string, eventId: string) => this.lazyMembers.has(userId, r.deviceId, roomId, memberId, eventId)
           : undefined;
       const states = await computeRoomStates(
-        { sql, since: sEvents, token: tEvents, useStateAfter: req.useStateAfter, filter: f.room.state, ...(alreadySent ? { alreadySent } : {}) },
+        {
+          sql,
+          since: sEvents,
+          token: tEvents,
+          useStateAfter: req.useStateAfter,
+          filter: f.room.state,
+          ...(alreadySent ? { alreadySent } : {}),
+          ...(cached ? { knownDeltas: cached.deltas } : {}),
+        },
         stateReqs,
       );
       for (const [id, ids] of states) (parts.get(id) as RoomPart).state = ids;
@@ -234,8 +276,9 @@ export class SyncComputer {
         for (const id of part.state ?? []) stateIds.add(id);
       }
       for (const ev of timelineEvents) stateIds.delete(ev.eventId);
-      const sources = new Map<string, ClientEventSource>();
-      for (const s of await loadEventsForClient(store, [...timelineEvents, ...stateIds])) sources.set(s.event.eventId, s);
+      const sources = new Map<string, ClientEventSource>(cached?.sources ?? []);
+      const toLoad = [...timelineEvents.filter((ev) => !sources.has(ev.eventId)), ...stateIds];
+      if (toLoad.length > 0) for (const s of await loadEventsForClient(store, toLoad)) sources.set(s.event.eventId, s);
       const serialize = (src: ClientEventSource, membership?: string): JsonObject => {
         const ev = serializeEvent(src, 'sync', { requester: r, now, ...(membership !== undefined ? { membership } : {}) });
         const formatted = f.eventFormat === 'federation' ? { ...(src.pdu as unknown as JsonObject), event_id: src.event.eventId, unsigned: ev.unsigned ?? {} } : ev;
@@ -302,16 +345,18 @@ export class SyncComputer {
         };
         included.push(id);
       }
-      if (this.deps.getUnreadCounts && included.length > 0) {
+      if (this.deps.unreadCounts && included.length > 0) {
         const threads = f.room.timeline.unreadThreadNotifications;
-        const counts = await this.deps.getUnreadCounts(userId, included, { threads });
+        const counts = this.unreadCache
+          ? await this.unreadCache.get(userId, included, { events: tEvents.ahead.size === 0 ? tEvents.min : undefined, receipts: T.receipts.min })
+          : await getUnreadCounts(sql, userId, included);
         for (const id of included) {
           const c = counts.get(id);
           if (!c) continue;
           const room = join[id] as JsonObject;
-          room.unread_notifications = { ...c.room };
-          if (threads && c.threads && Object.keys(c.threads).length > 0) {
-            room.unread_thread_notifications = Object.fromEntries(Object.entries(c.threads).map(([k, v]) => [k, { ...v }]));
+          room.unread_notifications = threads ? { ...c.main } : { notification_count: c.notification_count, highlight_count: c.highlight_count };
+          if (threads && Object.keys(c.unread_thread_notifications).length > 0) {
+            room.unread_thread_notifications = Object.fromEntries(Object.entries(c.unread_thread_notifications).map(([k, v]) => [k, { ...v }]));
           }
         }
       }

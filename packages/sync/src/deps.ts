@@ -5,19 +5,6 @@ import type { Sql } from '@hs/storage';
 import type { Notifier } from './notifier.ts';
 import type { SyncChangeCaches } from './stream-change-cache.ts';
 
-/** Notification counts of one room (or thread), as /sync sends them. */
-export interface NotificationCounts {
-  readonly notification_count: number;
-  readonly highlight_count: number;
-}
-
-export interface RoomUnreadCounts {
-  /** The whole room, or only the main timeline when thread counts were asked for. */
-  readonly room: NotificationCounts;
-  /** Thread root event ID → counts; only when `threads` was asked for (threads without any may be absent). */
-  readonly threads?: Readonly<Record<string, NotificationCounts>>;
-}
-
 /** What /sync needs from its process. Everything is read from Postgres except typing (in memory on every process). */
 export interface SyncDeps {
   readonly sql: Sql;
@@ -36,10 +23,10 @@ export interface SyncDeps {
   /** `set_presence` and "this user is syncing". */
   readonly presence: PresenceController;
   /**
-   * Unread notification counts for joined rooms (push domain). When absent, `unread_notifications` and
-   * `unread_thread_notifications` are left out rather than invented.
+   * Send `unread_notifications` (and `unread_thread_notifications`) in joined rooms, counted from the
+   * push domain's push actions. Off, they are left out rather than invented.
    */
-  getUnreadCounts?(userId: string, roomIds: readonly string[], opts: { readonly threads: boolean }): Promise<ReadonlyMap<string, RoomUnreadCounts>>;
+  readonly unreadCounts?: boolean;
   /** Synapse's `filter_timeline_limit`: the most timeline events per room a filter may ask for (default 100, -1 = no cap). */
   readonly filterTimelineLimit?: number;
   /** Send-to-device messages per response (the spec recommends 100). */

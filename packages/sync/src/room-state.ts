@@ -16,7 +16,7 @@
  * membership changes inside a limited sync's gap, as the spec requires.
  */
 import { splitStateKey, stateKey } from '@hs/events';
-import type { StoredEvent } from '@hs/rooms';
+import type { CurrentStateDelta, StoredEvent } from '@hs/rooms';
 import type { Sql } from '@hs/storage';
 import type { RoomEventFilter } from './filter.ts';
 import { globToLike, typeMatches } from './filter.ts';
@@ -45,6 +45,11 @@ export interface StateContext {
   readonly filter: RoomEventFilter;
   /** Lazy-loading redundancy: whether the client already has this member event. */
   readonly alreadySent?: (roomId: string, userId: string, eventId: string) => boolean;
+  /**
+   * Rooms whose state changes in (since, token] are known already (the timeline cache): their delta
+   * requests without lazy-loading need no query.
+   */
+  readonly knownDeltas?: ReadonlyMap<string, readonly CurrentStateDelta[]>;
 }
 
 interface Delta {
@@ -72,17 +77,28 @@ export async function computeRoomStates(ctx: StateContext, requests: readonly St
 
   // Lower bound of the deltas each room needs: the start of its timeline (or its end) for full rooms —
   // and never above the token's minimum, to undo changes of writers the token does not include yet.
-  const lo = requests.map((r) => {
+  const deltasByRoom = new Map<string, Delta[]>();
+  const known = (r: StateRoomRequest) => (!r.full && ctx.since !== undefined && r.members === undefined ? ctx.knownDeltas?.get(r.roomId) : undefined);
+  const unknown: StateRoomRequest[] = [];
+  for (const r of requests) {
+    const list = known(r);
+    if (!list) unknown.push(r);
+    // Plain positions only (the cache serves no others), so the writer does not matter.
+    else if (list.length > 0) deltasByRoom.set(r.roomId, list.map((d) => ({ stream: d.streamId, instance: '', key: stateKey(d.type, d.stateKey), eventId: d.eventId, prevEventId: d.prevEventId })));
+  }
+  const lo = unknown.map((r) => {
     if (!(r.full || ctx.since === undefined)) return (ctx.since as ResolvedPosition).min;
     const first = r.timeline[0]?.streamOrdering;
     return Math.min(first !== undefined ? first - 1 : Infinity, r.cap ?? Infinity, token.min);
   });
-  const deltaRows = await sql<{ room_id: string; stream_id: number; instance_name: string; type: string; state_key: string; event_id: string | null; prev_event_id: string | null }[]>`
+  const deltaRows =
+    unknown.length === 0
+      ? []
+      : await sql<{ room_id: string; stream_id: number; instance_name: string; type: string; state_key: string; event_id: string | null; prev_event_id: string | null }[]>`
     SELECT d.room_id, d.stream_id, d.instance_name, d.type, d.state_key, d.event_id, d.prev_event_id
-    FROM unnest(${requests.map((r) => r.roomId)}::text[], ${lo}::bigint[]) AS r(room_id, lo)
+    FROM unnest(${unknown.map((r) => r.roomId)}::text[], ${lo}::bigint[]) AS r(room_id, lo)
     JOIN current_state_delta_stream d ON d.room_id = r.room_id AND d.stream_id > r.lo
     ORDER BY d.stream_id`;
-  const deltasByRoom = new Map<string, Delta[]>();
   for (const d of deltaRows) {
     const list = deltasByRoom.get(d.room_id) ?? [];
     if (list.length === 0) deltasByRoom.set(d.room_id, list);

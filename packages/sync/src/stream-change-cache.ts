@@ -63,12 +63,15 @@ export class SyncChangeCaches {
   readonly roomMembers: StreamChangeCache;
   /** account_data stream: user → their latest account data change. */
   readonly accountData: StreamChangeCache;
+  /** receipts stream: user → their latest receipt. */
+  readonly receipts: StreamChangeCache;
 
-  constructor(start: { events: number; accountData: number }) {
+  constructor(start: { events: number; accountData: number; receipts: number }) {
     this.roomEvents = new StreamChangeCache(start.events);
     this.memberships = new StreamChangeCache(start.events);
     this.roomMembers = new StreamChangeCache(start.events);
     this.accountData = new StreamChangeCache(start.accountData);
+    this.receipts = new StreamChangeCache(start.receipts);
   }
 
   /** Call with every change row, before the stream's position moves past it. */
@@ -80,6 +83,8 @@ export class SyncChangeCaches {
       if (change.users?.length) for (const r of change.rooms ?? []) this.roomMembers.record(r, change.position);
     } else if (change.stream === 'account_data') {
       for (const u of change.users ?? []) this.accountData.record(u, change.position);
+    } else if (change.stream === 'receipts') {
+      for (const u of change.users ?? []) this.receipts.record(u, change.position);
     }
   }
 }

@@ -31,7 +31,7 @@ const readers: Record<string, Reader> = {
     FROM events WHERE instance_name = ${writer} AND stream_ordering > ${from} AND stream_ordering <= ${to}
     ORDER BY stream_ordering LIMIT ${SLICE}`,
   receipts: (sql, _w, from, to) => sql`
-    SELECT stream_id AS id, room_id AS room FROM receipts_linearized
+    SELECT stream_id AS id, room_id AS room, user_id AS user FROM receipts_linearized
     WHERE stream_id > ${from} AND stream_id <= ${to} ORDER BY stream_id LIMIT ${SLICE}`,
   to_device: (sql, _w, from, to) => sql`
     SELECT DISTINCT stream_id AS id, user_id AS user FROM device_inbox

@@ -15,7 +15,7 @@ import { keyPairFromSeed } from '@hs/events';
 import type { EndpointDecl, Handler } from '@hs/http';
 import { startTestApp } from '@hs/http/testing';
 import type { TestApp } from '@hs/http/testing';
-import { createPushHandlers, pushEndpoints } from '@hs/push';
+import { computePushActions, createPushHandlers, pushEndpoints } from '@hs/push';
 import { RoomLookups, RoomsService, createRoomsHandlers, roomsEndpoints } from '@hs/rooms';
 import { callJson } from '@hs/rooms/testing';
 import { StreamWriter } from '@hs/storage';
@@ -87,7 +87,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const notifications: StreamChange[] = [];
   const wakeSync = presenceAwareNotify(notifier, sql, log);
   // As in the server: caches learn of a change at once, long-polls wake once the position includes it.
-  const changes = new SyncChangeCaches({ events: writers.events.position, accountData: writers.account_data.position });
+  const changes = new SyncChangeCaches({ events: writers.events.position, accountData: writers.account_data.position, receipts: writers.receipts.position });
   const held: StreamChange[] = [];
   const notify = (c: StreamChange) => {
     notifications.push(c);
@@ -119,6 +119,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     serverKey: KEY,
     eventsWriter: writers.events,
     getProfile: async (u) => (await getProfile(sql, u)) ?? {},
+    // As the homeserver does: notification counts are ready when /sync wakes.
+    onPersisted: async (events) => {
+      await computePushActions({ sql, serverName: SERVER, log }, events);
+    },
   });
   const lookups = new RoomLookups(sql, rooms.store);
   e2ee = createE2ee({
@@ -160,7 +164,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     t.typing = p(typing.position);
     return t as unknown as SyncToken;
   };
-  const syncDeps: SyncDeps = { sql, log, notifier, currentToken, store: rooms.store, typing, presence, changes, ...opts.sync };
+  const syncDeps: SyncDeps = { sql, log, notifier, currentToken, store: rooms.store, typing, presence, changes, unreadCounts: true, ...opts.sync };
   const handlerTables: Map<string, Handler>[] = [
     createAccountsHandlers(accountsDeps),
     createRoomsHandlers(rooms.deps, rooms),

@@ -180,27 +180,39 @@ test('set_presence: offline does not mark the user online, unavailable marks the
   assert.equal(p3.json.presence, 'unavailable', 'an idle user stays idle until they act');
 });
 
-test('unread notification counts come only from the optional dependency', async () => {
-  const plain = await h.sync(alice, { filter: { room: { rooms: [roomId] } } });
-  assert.equal(plain.json.rooms.join[roomId].unread_notifications, undefined, 'no dependency: no invented zeros');
-  const asked: Array<{ rooms: readonly string[]; threads: boolean }> = [];
-  const computer = new SyncComputer({
-    ...h.syncDeps,
-    getUnreadCounts: async (_userId, rooms, opts) => {
-      asked.push({ rooms, threads: opts.threads });
-      return new Map(rooms.map((r) => [r, { room: { notification_count: 3, highlight_count: 1 }, threads: { $root: { notification_count: 2, highlight_count: 0 } } }]));
-    },
-  });
+test('unread notification counts: others\' messages count, threads apart when asked, mentions highlight, a receipt clears', async () => {
+  const room = await h.createRoom(alice, { preset: 'public_chat', name: 'Counts' });
+  assert.equal((await h.call(bob, 'POST', `${V3}/join/${enc(room)}`, {})).status, 200);
+  const only = { room: { rooms: [room] } };
+  const threadedFilter = { room: { rooms: [room], timeline: { unread_thread_notifications: true } } };
+  let since = (await h.sync(alice, { filter: only })).json.next_batch;
+  const send = async (content: object) => {
+    const res = await h.call(bob, 'PUT', `${V3}/rooms/${enc(room)}/send/m.room.message/t${Math.random().toString(36).slice(2)}`, content);
+    assert.equal(res.status, 200);
+    return res.json.event_id as string;
+  };
+  const root = await send({ msgtype: 'm.text', body: 'root' });
+  await send({ msgtype: 'm.text', body: 'in the thread', 'm.relates_to': { rel_type: 'm.thread', event_id: root } });
+  let res = await h.sync(alice, { filter: only, since });
+  assert.deepEqual(res.json.rooms.join[room].unread_notifications, { notification_count: 2, highlight_count: 0 });
+  assert.equal(res.json.rooms.join[room].unread_thread_notifications, undefined, 'threads only when the filter asks');
+  since = res.json.next_batch;
+  const mention = await send({ msgtype: 'm.text', body: 'hey alice', 'm.mentions': { user_ids: [alice.userId] } });
+  res = await h.sync(alice, { filter: threadedFilter, since });
+  assert.deepEqual(res.json.rooms.join[room].unread_notifications, { notification_count: 2, highlight_count: 1 }, 'the main timeline alone');
+  assert.deepEqual(res.json.rooms.join[room].unread_thread_notifications, { [root]: { notification_count: 1, highlight_count: 0 } });
+  since = res.json.next_batch;
+
+  // Without the push domain's counts nothing is invented.
   const requester = { userId: alice.userId, deviceId: alice.deviceId, isGuest: false, isAdmin: false };
-  const res = await computer.compute({ requester, filter: compileFilter({ room: { rooms: [roomId] } }), fullState: false, useStateAfter: false }, h.currentToken());
-  const room = (res.body.rooms as any).join[roomId];
-  assert.deepEqual(room.unread_notifications, { notification_count: 3, highlight_count: 1 });
-  assert.equal(room.unread_thread_notifications, undefined, 'threads only when the filter asks');
-  const threaded = await computer.compute(
-    { requester, filter: compileFilter({ room: { rooms: [roomId], timeline: { unread_thread_notifications: true } } }), fullState: false, useStateAfter: false },
+  const off = await new SyncComputer({ ...h.syncDeps, unreadCounts: false }).compute(
+    { requester, filter: compileFilter(only), fullState: false, useStateAfter: false },
     h.currentToken(),
   );
-  assert.deepEqual((threaded.body.rooms as any).join[roomId].unread_thread_notifications, { $root: { notification_count: 2, highlight_count: 0 } });
-  assert.deepEqual(asked.map((a) => a.threads), [false, true]);
-  assert.deepEqual(asked[0]?.rooms, [roomId]);
+  assert.equal((off.body.rooms as any).join[room].unread_notifications, undefined);
+
+  assert.equal((await h.call(alice, 'POST', `${V3}/rooms/${enc(room)}/receipt/m.read/${enc(mention)}`, {})).status, 200);
+  await send({ msgtype: 'm.text', body: 'after the receipt' });
+  res = await h.sync(alice, { filter: only, since });
+  assert.deepEqual(res.json.rooms.join[room].unread_notifications, { notification_count: 1, highlight_count: 0 }, 'only what came after the receipt');
 });

@@ -1,0 +1,56 @@
+/**
+ * `--pg-stats` for the load benchmarks: which SQL statements a run executed, how often per persisted
+ * event and what they cost inside Postgres (pg_stat_statements), so a change that adds a query to a hot
+ * path shows up as a number. Only for embedded Postgres targets, started with the extension preloaded.
+ */
+import postgres from 'postgres';
+import type { Target } from './targets.ts';
+
+/** Call before starting a target: its embedded Postgres then preloads pg_stat_statements. */
+export function preloadPgStats(): void {
+  process.env.HS_EMBEDDED_POSTGRES_SETTINGS = [process.env.HS_EMBEDDED_POSTGRES_SETTINGS, 'shared_preload_libraries=pg_stat_statements']
+    .filter(Boolean)
+    .join(' ');
+}
+
+function connect(target: Target): postgres.Sql | undefined {
+  if (!target.postgres) {
+    console.log(`[${target.name}] --pg-stats: no embedded Postgres to read statistics from`);
+    return undefined;
+  }
+  return postgres({ ...target.postgres, max: 1, onnotice: () => {} });
+}
+
+/** Start counting from zero (after set-up, before the load phase). */
+export async function resetPgStats(target: Target): Promise<void> {
+  const sql = connect(target);
+  if (!sql) return;
+  try {
+    await sql`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`;
+    await sql`SELECT pg_stat_statements_reset()`;
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Print the `top` statements by total execution time, with calls per event. */
+export async function printPgStats(target: Target, events: number, top = 25): Promise<void> {
+  const sql = connect(target);
+  if (!sql) return;
+  try {
+    const rows = await sql<{ calls: string; total_ms: number; rows: string; query: string }[]>`
+      SELECT calls, total_exec_time AS total_ms, rows, query FROM pg_stat_statements
+      WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC`;
+    const calls = rows.reduce((sum, r) => sum + Number(r.calls), 0);
+    const ms = rows.reduce((sum, r) => sum + r.total_ms, 0);
+    console.log(`\n[${target.name}] SQL: ${calls} statements (${(calls / Math.max(1, events)).toFixed(1)} per event), ${(ms / 1000).toFixed(1)} s executing`);
+    console.log('  calls/ev   ms/ev  rows/call  statement');
+    for (const r of rows.slice(0, top)) {
+      const n = Number(r.calls);
+      const text = r.query.replace(/\s+/g, ' ').slice(0, 110);
+      console.log(`  ${(n / events).toFixed(2).padStart(8)} ${(r.total_ms / events).toFixed(3).padStart(7)} ${(Number(r.rows) / Math.max(1, n)).toFixed(1).padStart(10)}  ${text}`);
+    }
+  } finally {
+    await sql.end();
+  }
+}
