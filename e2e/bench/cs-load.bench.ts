@@ -9,7 +9,8 @@
  *
  *   npm run bench:cs -- --target both --users 100 --rooms 10 --senders 50 --seconds 20
  *
- * `--pg-stats` also prints the SQL statements the load phase ran (pg_stat_statements), per event.
+ * `--rate N` paces the senders to N messages per second in all (latency at a given load rather than at
+ * saturation). `--pg-stats` also prints the SQL statements the load phase ran (pg_stat_statements), per event.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { SyncersInput, SyncersResult } from './cs-load-syncers.ts';
 import { JsonClient } from './http-client.ts';
-import { preloadPgStats, printPgStats, resetPgStats } from './pg-stats.ts';
+import { analyzeDatabase, preloadPgStats, printPgStats, resetPgStats } from './pg-stats.ts';
 import { machineCpu, processCpuSeconds, rssMb, treeCpuSeconds, treePssMb } from './proc-stats.ts';
 import { ALL_TARGETS, startTarget, TARGETS, type Target, type TargetName } from './targets.ts';
 
@@ -36,12 +37,15 @@ const { values } = parseArgs({
     'keep-logs': { type: 'boolean', default: false },
     'result-file': { type: 'string' },
     'pg-stats': { type: 'boolean', default: false },
+    rate: { type: 'string', default: '0' },
   },
 });
 const USERS = Number(values.users);
 const ROOMS = Math.min(Number(values.rooms), USERS);
 const SENDERS = Math.min(Number(values.senders), USERS);
 const SECONDS = Number(values.seconds);
+/** Messages per second over all senders (0: each sender sends again as soon as it is answered). */
+const RATE = Number(values.rate);
 const SYNC_TIMEOUT_MS = 5000;
 /** After the last send, how long deliveries may still arrive before the syncers stop. */
 const GRACE_MS = 2000;
@@ -53,6 +57,8 @@ export interface Result {
   users: number;
   rooms: number;
   senders: number;
+  /** Messages per second the senders were paced to (0: as fast as answered). */
+  rate: number;
   seconds: number;
   setupSeconds: number;
   messages: number;
@@ -186,6 +192,7 @@ async function runTarget(name: TargetName): Promise<Result> {
       elu: performance.eventLoopUtilization(),
     });
 
+    await analyzeDatabase(target);
     if (values['pg-stats']) await resetPgStats(target);
     const before = cpuAt();
     syncWorker.postMessage({ type: 'start' });
@@ -197,7 +204,15 @@ async function runTarget(name: TargetName): Promise<Result> {
       Array.from({ length: SENDERS }, async (_, s) => {
         const r = roomIndex(s);
         const sendPath = `/_matrix/client/v3/rooms/${encodeURIComponent(rooms[r] as string)}/send/m.room.message/`;
+        // With --rate, sender s sends at s·gap, s·gap + interval, …: the load is spread evenly in time.
+        const interval = RATE > 0 ? (SENDERS / RATE) * 1000 : 0;
         for (let n = 0; performance.now() - started < SECONDS * 1000; n++) {
+          if (interval > 0) {
+            const due = started + (s / SENDERS) * interval + n * interval;
+            const wait = due - performance.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+            if (performance.now() - started >= SECONDS * 1000) break;
+          }
           const t0 = performance.now();
           const body = `s${s}-${n} ${wallNow()}`;
           try {
@@ -237,6 +252,7 @@ async function runTarget(name: TargetName): Promise<Result> {
       users: USERS,
       rooms: ROOMS,
       senders: SENDERS,
+      rate: RATE,
       seconds: elapsed,
       setupSeconds,
       messages: sent,
@@ -286,7 +302,7 @@ const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '-');
 
 function report(r: Result): void {
   console.log(`\n== ${r.target}: ${r.server} (${r.database})`);
-  console.log(`users ${r.users}, rooms ${r.rooms}, senders ${r.senders}, ${r.seconds.toFixed(1)} s (set-up ${r.setupSeconds.toFixed(1)} s)`);
+  console.log(`users ${r.users}, rooms ${r.rooms}, senders ${r.senders}${r.rate > 0 ? ` paced to ${r.rate} msg/s` : ''}, ${r.seconds.toFixed(1)} s (set-up ${r.setupSeconds.toFixed(1)} s)`);
   console.log(`persisted events/s: ${f0(r.eventsPerSec)} (${r.messages} messages, ${r.sendErrors} errors)`);
   console.log(`send latency ms: p50 ${f1(r.sendP50)}, p99 ${f1(r.sendP99)}`);
   console.log(
@@ -342,7 +358,7 @@ if (values.target === 'both') {
   for (let round = 1; round <= rounds; round++) {
     for (const name of round % 2 === 1 ? TARGETS : [...TARGETS].reverse()) {
       const file = path.join(os.tmpdir(), `hs-bench-cs-${process.pid}-${name}-${round}.json`);
-      const args = ['--users', String(USERS), '--rooms', String(ROOMS), '--senders', String(SENDERS), '--seconds', String(SECONDS), '--log-level', values['log-level'], '--presence', values.presence];
+      const args = ['--users', String(USERS), '--rooms', String(ROOMS), '--senders', String(SENDERS), '--seconds', String(SECONDS), '--rate', String(RATE), '--log-level', values['log-level'], '--presence', values.presence];
       if (values['keep-logs']) args.push('--keep-logs');
       if (values['pg-stats']) args.push('--pg-stats');
       const run = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, '--target', name, '--result-file', file, ...args], { stdio: 'inherit' });

@@ -21,6 +21,20 @@ function connect(target: Target): postgres.Sql | undefined {
   return postgres({ ...target.postgres, max: 1, onnotice: () => {} });
 }
 
+/**
+ * Give the planner statistics after set-up, as a server that has run for a while has them (autovacuum
+ * analyzes within minutes; a benchmark's fresh database would otherwise be planned as empty).
+ */
+export async function analyzeDatabase(target: Target): Promise<void> {
+  const sql = connect(target);
+  if (!sql) return;
+  try {
+    await sql`ANALYZE`;
+  } finally {
+    await sql.end();
+  }
+}
+
 /** Start counting from zero (after set-up, before the load phase). */
 export async function resetPgStats(target: Target): Promise<void> {
   const sql = connect(target);
@@ -38,17 +52,20 @@ export async function printPgStats(target: Target, events: number, top = 25): Pr
   const sql = connect(target);
   if (!sql) return;
   try {
-    const rows = await sql<{ calls: string; total_ms: number; rows: string; query: string }[]>`
-      SELECT calls, total_exec_time AS total_ms, rows, query FROM pg_stat_statements
+    const rows = await sql<{ calls: string; total_ms: number; max_ms: number; rows: string; blocks: string; query: string }[]>`
+      SELECT calls, total_exec_time AS total_ms, max_exec_time AS max_ms, rows, shared_blks_hit + shared_blks_read AS blocks, query FROM pg_stat_statements
       WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC`;
     const calls = rows.reduce((sum, r) => sum + Number(r.calls), 0);
     const ms = rows.reduce((sum, r) => sum + r.total_ms, 0);
     console.log(`\n[${target.name}] SQL: ${calls} statements (${(calls / Math.max(1, events)).toFixed(1)} per event), ${(ms / 1000).toFixed(1)} s executing`);
-    console.log('  calls/ev   ms/ev  rows/call  statement');
+    console.log('  calls/ev   ms/ev  rows/call  ms max  blocks/call  statement');
     for (const r of rows.slice(0, top)) {
       const n = Number(r.calls);
-      const text = r.query.replace(/\s+/g, ' ').slice(0, 110);
-      console.log(`  ${(n / events).toFixed(2).padStart(8)} ${(r.total_ms / events).toFixed(3).padStart(7)} ${(Number(r.rows) / Math.max(1, n)).toFixed(1).padStart(10)}  ${text}`);
+      const text = r.query.replace(/\s+/g, ' ').slice(0, 90);
+      const perCall = (v: number) => (v / Math.max(1, n)).toFixed(1);
+      console.log(
+        `  ${(n / events).toFixed(2).padStart(8)} ${(r.total_ms / events).toFixed(3).padStart(7)} ${perCall(Number(r.rows)).padStart(10)} ${r.max_ms.toFixed(1).padStart(7)} ${perCall(Number(r.blocks)).padStart(12)}  ${text}`,
+      );
     }
   } finally {
     await sql.end();

@@ -9,7 +9,7 @@ import type { Authenticator, Handler } from '@hs/http';
 import { createAccountDataHandlers, getIgnoredUsers, getIgnoredUsersOf, getRoomAccountData } from '@hs/account-data';
 import { createRoomApiHandlers, createRoomApiIndexer, type RoomApiDeps } from '@hs/room-api';
 import { createAccountsHandlers, createAuthenticator, getProfile, tokenCacheFor, UserInteractiveAuth } from '@hs/accounts';
-import { createE2ee } from '@hs/e2ee';
+import { createE2ee, keyCountsCacheFor } from '@hs/e2ee';
 import { createEphemeralHandlers } from '@hs/ephemeral';
 import { createMediaHandlers } from '@hs/media';
 import {
@@ -61,6 +61,8 @@ export interface Domains {
 
 /** The `caches` stream's name for the access-token cache. */
 const ACCESS_TOKENS_CACHE = 'access_tokens';
+/** Devices' one-time key counts, by `user\0device`. */
+const KEY_COUNTS_CACHE = 'device_key_counts';
 
 export async function createDomains(ctx: DomainContext): Promise<Domains> {
   const { config, sql, log } = ctx;
@@ -207,8 +209,11 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
   // Revoked tokens stop working on every process at once, not only when their cache entries expire.
   const tokens = tokenCacheFor(sql);
   const stopRevoking = tokens.onInvalidateUser((userId) => ctx.feed.invalidate(ACCESS_TOKENS_CACHE, [userId]));
+  const keyCounts = keyCountsCacheFor(sql);
+  const stopKeyCounts = keyCounts.onChanged((keys) => ctx.feed.invalidate(KEY_COUNTS_CACHE, keys));
   const stopHearing = ctx.feed.onInvalidation((cache, keys) => {
     if (cache === ACCESS_TOKENS_CACHE) for (const userId of keys) tokens.forgetUser(userId);
+    if (cache === KEY_COUNTS_CACHE) keyCounts.forget(keys);
   });
   const roomApiDeps: RoomApiDeps = {
     authenticate,
@@ -289,6 +294,7 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
       stopListening();
       stopCaching();
       stopRevoking();
+      stopKeyCounts();
       stopHearing();
       await indexer.close();
       await writes.close();

@@ -10,6 +10,7 @@ import { deviceListUpdatesBetween, type DeviceListUpdates } from './device-list-
 import { LocalDeviceListUpdater, noDeviceListUpdater, type DeviceListUpdater } from './device-lists.ts';
 import { createKeyBackupHandlers } from './key-backup-handlers.ts';
 import { createKeysHandlers } from './keys-handlers.ts';
+import { keyCountsCacheFor } from './key-counts-cache.ts';
 import { createToDeviceHandlers } from './to-device-handlers.ts';
 import { guardingInput } from './input-guard.ts';
 import { LocalToDeviceSender, noToDeviceSender, type ToDeviceSender } from './to-device.ts';
@@ -57,6 +58,7 @@ export function createE2ee(deps: E2eeDeps): E2ee {
     markDevicesChanged: (userId, deviceIds) => deviceLists.markDevicesChanged(userId, deviceIds),
     async deleteDevices(userId, deviceIds) {
       await deleteDeviceE2eeData(deps.sql, userId, deviceIds);
+      keyCountsCacheFor(deps.sql).changed(userId, deviceIds);
       await deviceLists.markDevicesChanged(userId, deviceIds);
     },
     deviceListUpdatesBetween: (userId, from, to) => deviceListUpdatesBetween(deps, userId, from, to),

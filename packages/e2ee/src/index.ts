@@ -2,6 +2,7 @@ export * from './deps.ts';
 export * from './endpoints.ts';
 export * from './e2ee.ts';
 export * from './readers.ts';
+export * from './key-counts-cache.ts';
 export * from './device-lists.ts';
 export * from './device-list-changes.ts';
 export * from './to-device.ts';

@@ -15,6 +15,7 @@ import { deviceListUpdatesBetween } from './device-list-changes.ts';
 import type { DeviceListUpdater } from './device-lists.ts';
 import { checkDeviceKeys, storeDeviceKeys } from './device-keys.ts';
 import { queryLocalKeys } from './key-query.ts';
+import { keyCountsCacheFor } from './key-counts-cache.ts';
 import { addOneTimeKeys, claimKeys, getOneTimeKeyCounts, parseKeyMap, setFallbackKeys, type ClaimRequest } from './one-time-keys.ts';
 import { requesterOf, requireNonGuest } from './requester.ts';
 import { processSignatureUpload } from './signatures-upload.ts';
@@ -67,6 +68,7 @@ export function createKeysHandlers(deps: E2eeDeps, deviceLists: DeviceListUpdate
       await setFallbackKeys(tx, r.userId, deviceId, fallbackKeys);
       return getOneTimeKeyCounts(tx, r.userId, deviceId);
     });
+    if (oneTimeKeys.length > 0 || fallbackKeys.length > 0) keyCountsCacheFor(sql).changed(r.userId, [deviceId]);
     if (changed) await deviceLists.markDevicesChanged(r.userId, [deviceId]);
     return { body: { one_time_key_counts: counts } };
   };
@@ -99,6 +101,8 @@ export function createKeysHandlers(deps: E2eeDeps, deviceLists: DeviceListUpdate
       for (const [deviceId, algorithm] of Object.entries(devices)) requests.push({ userId, deviceId, algorithm });
     }
     const claimed = await claimKeys(sql, requests);
+    const counts = keyCountsCacheFor(sql);
+    for (const k of claimed) counts.changed(k.userId, [k.deviceId]);
     const oneTimeKeys = dict<Record<string, JsonObject>>();
     for (const k of claimed) {
       const byDevice = (oneTimeKeys[k.userId] ??= dict());

@@ -4,7 +4,8 @@
  */
 import type { Sql } from '@hs/storage';
 import { getDeviceListChanges, getUserSignatureChanges } from './device-lists.ts';
-import { getDeviceKeyCounts, type DeviceKeyCounts } from './one-time-keys.ts';
+import { keyCountsCacheFor } from './key-counts-cache.ts';
+import type { DeviceKeyCounts } from './one-time-keys.ts';
 import { deleteToDeviceMessagesUpTo, getToDeviceMessages, type ToDeviceBatch } from './to-device.ts';
 
 export interface E2eeReaders {
@@ -24,7 +25,7 @@ export function createE2eeReaders(sql: Sql): E2eeReaders {
   return {
     getToDeviceMessages: (userId, deviceId, since, upTo, limit) => getToDeviceMessages(sql, userId, deviceId, since, upTo, limit),
     deleteToDeviceMessagesUpTo: (userId, deviceId, streamId) => deleteToDeviceMessagesUpTo(sql, userId, deviceId, streamId),
-    getDeviceKeyCounts: (userId, deviceId) => getDeviceKeyCounts(sql, userId, deviceId),
+    getDeviceKeyCounts: (userId, deviceId) => keyCountsCacheFor(sql).get(userId, deviceId),
     getDeviceListChanges: (userIds, from, to) => getDeviceListChanges(sql, userIds, from, to),
     getUserSignatureChanges: (userId, from, to) => getUserSignatureChanges(sql, userId, from, to),
   };

@@ -12,7 +12,7 @@
 import type { JsonObject, JsonValue } from '@hs/core';
 import { isJsonObject } from '@hs/core';
 import type { ClientEventFormat, ClientRequester, EventStore, StoredEvent } from '@hs/rooms';
-import { loadEventsForClient, relationOf, serializeEvent } from '@hs/rooms';
+import { loadEventsForClient, notRedactedSql, relationOf, serializeEvent } from '@hs/rooms';
 import type { Sql } from '@hs/storage';
 
 export interface BundleOptions {
@@ -23,13 +23,6 @@ export interface BundleOptions {
   readonly format?: ClientEventFormat;
   /** Senders whose child events are left out (the requester's ignore list). */
   readonly ignoredUsers?: ReadonlySet<string>;
-}
-
-/** SQL: the events row `e` has no redaction that applies to it. */
-function notRedacted(sql: Sql) {
-  return sql`NOT EXISTS (
-    SELECT 1 FROM redactions rd JOIN events re ON re.event_id = rd.event_id
-    WHERE rd.redacts = e.event_id AND re.room_id = e.room_id AND re.rejected_reason IS NULL)`;
 }
 
 /** The content clients see: pruned for redacted events, so their relation is gone too. */
@@ -56,7 +49,7 @@ async function latestEdits(sql: Sql, originals: readonly string[]): Promise<Map<
     WHERE r.relates_to_id = ANY(${originals as string[]}::text[]) AND r.relation_type = 'm.replace'
       AND e.room_id = o.room_id AND e.sender = o.sender AND e.type = o.type
       AND e.state_key IS NULL AND o.state_key IS NULL
-      AND NOT e.outlier AND e.rejected_reason IS NULL AND ${notRedacted(sql)}
+      AND NOT e.outlier AND e.rejected_reason IS NULL AND ${notRedactedSql(sql)}
       AND (e.type = 'm.room.encrypted' OR (e.json::jsonb -> 'content') ? 'm.new_content')
     ORDER BY r.relates_to_id, e.origin_server_ts DESC, e.event_id DESC`;
   return new Map(rows.map((r) => [r.original, r.event_id]));
@@ -101,7 +94,7 @@ export async function bundleAggregations(
           JOIN event_relations r ON r.relates_to_id = p.root AND r.relation_type = 'm.thread'
           JOIN events e ON e.event_id = r.event_id AND e.room_id = p.room
           WHERE NOT e.outlier AND e.rejected_reason IS NULL AND e.sender <> ALL(${ignored}::text[])
-            AND ${notRedacted(sql)}
+            AND ${notRedactedSql(sql)}
           GROUP BY r.relates_to_id`,
     latestEdits(sql, all.filter((e) => e.redactedBy === undefined).map((e) => e.eventId)),
     sql<{ parent: string; event_id: string }[]>`
@@ -110,7 +103,7 @@ export async function bundleAggregations(
       JOIN event_relations r ON r.relates_to_id = p.parent AND r.relation_type = 'm.reference'
       JOIN events e ON e.event_id = r.event_id AND e.room_id = p.room
       WHERE NOT e.outlier AND e.rejected_reason IS NULL AND e.sender <> ALL(${ignored}::text[])
-        AND ${notRedacted(sql)}
+        AND ${notRedactedSql(sql)}
       ORDER BY e.topological_ordering, e.stream_ordering`,
   ]);
 

@@ -16,6 +16,7 @@
 import type { JsonObject, Logger } from '@hs/core';
 import { isJsonObject } from '@hs/core';
 import type { EventStore } from '@hs/rooms';
+import { notRedactedSql } from '@hs/rooms';
 import type { Sql, TransactionSql } from '@hs/storage';
 import { directoryWords, searchableText } from './searchable.ts';
 import { affectsStats, recomputeRoomStats } from './room-stats.ts';
@@ -218,9 +219,7 @@ export class RoomApiIndexer {
       FROM event_relations r JOIN events e ON e.event_id = r.event_id
       WHERE r.relates_to_id = ${threadId} AND r.relation_type = 'm.thread' AND e.room_id = ${roomId}
         AND NOT e.outlier AND e.rejected_reason IS NULL
-        AND NOT EXISTS (
-          SELECT 1 FROM redactions rd JOIN events re ON re.event_id = rd.event_id
-          WHERE rd.redacts = e.event_id AND re.room_id = e.room_id AND re.rejected_reason IS NULL)
+        AND ${notRedactedSql(tx)}
       ORDER BY e.topological_ordering DESC, e.stream_ordering DESC LIMIT 1`;
     if (!latest) {
       await tx`DELETE FROM threads WHERE room_id = ${roomId} AND thread_id = ${threadId}`;

@@ -7,6 +7,7 @@
 import type { JsonObject } from '@hs/core';
 import { errors } from '@hs/core';
 import type { Requester } from '@hs/http';
+import { notRedactedSql } from '@hs/rooms';
 import type { RoomApi } from './api.ts';
 import type { Direction } from './params.ts';
 import { decodePositionToken, encodePosition, positionAfter, positionBefore } from './positions.ts';
@@ -59,9 +60,7 @@ export async function getRelations(api: RoomApi, r: Requester, req: RelationsReq
       ${req.eventType !== undefined ? sql`AND e.type = ${req.eventType}` : sql``}
       ${lo ? sql`AND (e.topological_ordering, e.stream_ordering) > (${lo.topological}, ${lo.stream})` : sql``}
       ${hi ? sql`AND (e.topological_ordering, e.stream_ordering) <= (${hi.topological}, ${hi.stream})` : sql``}
-      AND NOT EXISTS (
-        SELECT 1 FROM redactions rd JOIN events re ON re.event_id = rd.event_id
-        WHERE rd.redacts = e.event_id AND re.room_id = e.room_id AND re.rejected_reason IS NULL)
+      AND ${notRedactedSql(sql)}
     ORDER BY ${backwards ? sql`e.topological_ordering DESC, e.stream_ordering DESC` : sql`e.topological_ordering ASC, e.stream_ordering ASC`}
     LIMIT ${req.limit + 1}`;
   const page = await store.getEventList(rows.slice(0, req.limit).map((x) => x.event_id));

@@ -9,6 +9,7 @@ import type { JsonObject, JsonValue } from '@hs/core';
 import { errors, isJsonObject } from '@hs/core';
 import type { Requester } from '@hs/http';
 import type { StoredEvent, VisibleEvent } from '@hs/rooms';
+import { notRedactedSql } from '@hs/rooms';
 import type { RoomApi } from './api.ts';
 import { encodePosition, positionAfter, positionBefore } from './positions.ts';
 import type { RoomEventFilter } from './room-event-filter.ts';
@@ -123,9 +124,7 @@ export async function searchRoomEvents(api: RoomApi, r: Requester, body: JsonObj
     s.room_id = ANY(${rooms}::text[]) AND s.key = ANY(${crit.keys as string[]}::text[]) AND s.vector @@ ${query}
     ${senders ? sql`AND s.sender = ANY(${senders}::text[])` : sql``}
     ${filterSql(sql, crit.filter)}
-    AND NOT EXISTS (
-      SELECT 1 FROM redactions rd JOIN events re ON re.event_id = rd.event_id
-      WHERE rd.redacts = e.event_id AND re.room_id = e.room_id AND re.rejected_reason IS NULL)`;
+    AND ${notRedactedSql(sql)}`;
   const fetch = (after: SearchCursor | undefined, n: number) =>
     crit.order === 'rank'
       ? sql<Hit[]>`

@@ -15,7 +15,7 @@ import { getRoomVersion, stateKey } from '@hs/events';
 import type { EventStore } from './event-store.ts';
 import type { EventPersister, PersistResult } from './persister.ts';
 import { StaleExtremitiesError } from './persister.ts';
-import type { RoomHead } from './room-draft.ts';
+import type { RoomHead, TxnKey } from './room-draft.ts';
 import { RoomDraft } from './room-draft.ts';
 import { WeightedLru } from './lru.ts';
 import type { ServerKey } from './deps.ts';
@@ -26,6 +26,8 @@ export type DraftJob<T> = (draft: RoomDraft) => Promise<T>;
 
 interface Pending {
   readonly job: DraftJob<unknown>;
+  /** The client transaction the job may repeat, read for the whole batch up front. */
+  readonly txn?: TxnKey;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -68,10 +70,13 @@ export class EventCreator {
     this.clock = opts.clock ?? Date.now;
   }
 
-  /** Run a job against an existing room, after the jobs already queued for it. */
-  inRoom<T>(roomId: string, job: DraftJob<T>): Promise<T> {
+  /**
+   * Run a job against an existing room, after the jobs already queued for it. A job that looks up a
+   * client transaction names it, so the batch reads them all at once (`RoomDraft.txnEvent`).
+   */
+  inRoom<T>(roomId: string, job: DraftJob<T>, opts: { readonly txn?: TxnKey } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const pending: Pending = { job: job as DraftJob<unknown>, resolve: resolve as (v: unknown) => void, reject };
+      const pending: Pending = { job: job as DraftJob<unknown>, resolve: resolve as (v: unknown) => void, reject, ...(opts.txn ? { txn: opts.txn } : {}) };
       const queue = this.queues.get(roomId);
       if (queue) {
         queue.push(pending);
@@ -113,6 +118,15 @@ export class EventCreator {
       } catch (e) {
         for (const p of batch) p.reject(e);
         return;
+      }
+      const txns = batch.flatMap((p) => (p.txn ? [p.txn] : []));
+      if (txns.length > 0 && draft.hasEvents) {
+        try {
+          draft.preloadTxns(txns, await this.opts.store.getEventIdsForTxns(draft.roomId, txns));
+        } catch (e) {
+          for (const p of batch) p.reject(e);
+          return;
+        }
       }
       const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
       for (const p of batch) {

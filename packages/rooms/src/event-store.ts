@@ -343,7 +343,10 @@ export class EventStore {
       SELECT ${eventRowColumns(this.sql)}
       FROM events e LEFT JOIN rooms r ON r.room_id = e.room_id
       WHERE e.stream_ordering > ${fromStream} AND e.stream_ordering <= ${toStream} AND NOT e.outlier AND e.rejected_reason IS NULL
-      ORDER BY e.stream_ordering`;
+      ORDER BY e.stream_ordering
+      LIMIT ${Math.max(0, toStream - fromStream)}`;
+    // The LIMIT never cuts (positions are unique); it steers the planner to the stream index even
+    // before a fresh table has statistics.
     return rows.map(rowToStoredEvent);
   }
 
@@ -393,6 +396,19 @@ export class EventStore {
       SELECT event_id FROM event_txn_id
       WHERE user_id = ${userId} AND txn_scope = ${scope} AND room_id = ${roomId} AND txn_id = ${txnId}`;
     return row?.event_id;
+  }
+
+  /** The events these transactions produced in the room, keyed `user\0scope\0txnId` (absent: none). */
+  async getEventIdsForTxns(roomId: string, txns: readonly { userId: string; scope: string; txnId: string }[]): Promise<Map<string, string>> {
+    const rows = await this.sql<{ user_id: string; txn_scope: string; txn_id: string; event_id: string }[]>`
+      SELECT k.user_id, k.txn_scope, k.txn_id, t.event_id
+      FROM unnest(${txns.map((t) => t.userId)}::text[], ${txns.map((t) => t.scope)}::text[], ${txns.map((t) => t.txnId)}::text[]) AS k(user_id, txn_scope, txn_id)
+      CROSS JOIN LATERAL (
+        SELECT event_id FROM event_txn_id
+        WHERE user_id = k.user_id AND txn_scope = k.txn_scope AND room_id = ${roomId} AND txn_id = k.txn_id
+        OFFSET 0) t`;
+    // OFFSET 0 keeps the lookup a primary-key probe per transaction, whatever the table's statistics.
+    return new Map(rows.map((r) => [`${r.user_id}\u0000${r.txn_scope}\u0000${r.txn_id}`, r.event_id]));
   }
 
   /** Forget send transactions older than `maxAgeMs` (Synapse keeps them a day). Returns how many. */

@@ -61,6 +61,15 @@ export interface RoomHead {
 /** At most this many prev_events per event; the deepest extremities are chosen. */
 export const MAX_LOCAL_PREV_EVENTS = 10;
 
+/** A client's send transaction (user, device or token scope, transaction ID). */
+export interface TxnKey {
+  readonly userId: string;
+  readonly scope: string;
+  readonly txnId: string;
+}
+
+const txnKeyOf = (t: TxnKey) => `${t.userId}\u0000${t.scope}\u0000${t.txnId}`;
+
 const NONE: unique symbol = Symbol('none');
 
 export class RoomDraft {
@@ -71,6 +80,8 @@ export class RoomDraft {
   private readonly loaded = new Map<StateKey, EventView | typeof NONE>();
   private readonly overlay = new Map<StateKey, EventView>();
   private readonly txns = new Map<string, string>();
+  /** Transactions read for the whole batch before its jobs ran: key → event ID, or null (none). */
+  private readonly storedTxns = new Map<string, string | null>();
   private readonly undo: Array<() => void> = [];
   private readonly init: DraftInit;
   private lastTs = 0;
@@ -135,9 +146,21 @@ export class RoomDraft {
     return this.peek(type, key);
   }
 
-  /** An event already drafted in this batch for the same client transaction. */
-  pendingTxn(userId: string, scope: string, txnId: string): string | undefined {
-    return this.txns.get(`${userId}\u0000${scope}\u0000${txnId}`);
+  /** Record what the store holds for these transactions (read once for the batch). */
+  preloadTxns(looked: readonly TxnKey[], found: ReadonlyMap<string, string>): void {
+    for (const t of looked) this.storedTxns.set(txnKeyOf(t), found.get(txnKeyOf(t)) ?? null);
+  }
+
+  /**
+   * The event a client transaction already produced: drafted in this batch, preloaded for it, or
+   * (not preloaded) what `read` finds in the store.
+   */
+  async txnEvent(txn: TxnKey, read: () => Promise<string | undefined>): Promise<string | undefined> {
+    const key = txnKeyOf(txn);
+    const drafted = this.txns.get(key);
+    if (drafted !== undefined) return drafted;
+    const stored = this.storedTxns.get(key);
+    return stored === undefined ? read() : (stored ?? undefined);
   }
 
   checkpoint(): number {
@@ -209,7 +232,7 @@ export class RoomDraft {
     }
     let txnKey: string | undefined;
     if (spec.txn) {
-      txnKey = `${spec.txn.userId}\u0000${spec.txn.scope}\u0000${spec.txn.txnId}`;
+      txnKey = txnKeyOf(spec.txn);
       this.txns.set(txnKey, built.eventId);
     }
     this.items.push({

@@ -38,10 +38,10 @@ async function redactionApplies(ctx: RoomsContext, draft: RoomDraft, sender: str
 
 /** PUT /send/{eventType}/{txnId}: returns the event ID (the earlier one for a repeated transaction). */
 export async function sendMessageEvent(ctx: RoomsContext, req: SendRequest): Promise<{ eventId: string }> {
-  return ctx.creator.inRoom(req.roomId, async (draft) => {
-    const txn = req.txn ? { userId: req.sender, scope: req.txn.scope, txnId: req.txn.txnId } : undefined;
+  const txn = req.txn ? { userId: req.sender, scope: req.txn.scope, txnId: req.txn.txnId } : undefined;
+  const job = async (draft: RoomDraft) => {
     if (txn) {
-      const known = draft.pendingTxn(txn.userId, txn.scope, txn.txnId) ?? (await ctx.store.getEventIdForTxn(txn.userId, txn.scope, req.roomId, txn.txnId));
+      const known = await draft.txnEvent(txn, () => ctx.store.getEventIdForTxn(txn.userId, txn.scope, req.roomId, txn.txnId));
       if (known !== undefined) return { eventId: known };
     }
     let content = req.content;
@@ -65,7 +65,9 @@ export async function sendMessageEvent(ctx: RoomsContext, req: SendRequest): Pro
       ...(txn ? { txn } : {}),
     });
     return { eventId: ev.eventId };
-  });
+  };
+  // The transaction is named to the queue, which reads every transaction of a batch in one query.
+  return ctx.creator.inRoom(req.roomId, job, txn ? { txn } : {});
 }
 
 /**

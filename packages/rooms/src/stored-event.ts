@@ -103,7 +103,28 @@ export function eventRowColumns(db: Db) {
   return db`e.event_id, e.room_id, r.room_version, e.type, e.state_key, e.sender, e.origin_server_ts,
     e.received_ts, e.stream_ordering, e.topological_ordering, e.membership, e.redacts,
     e.replaces_state, e.rejected_reason, e.outlier, e.txn_id, e.txn_scope, e.json,
-    (SELECT rd.event_id FROM redactions rd JOIN events re ON re.event_id = rd.event_id
-      WHERE rd.redacts = e.event_id AND re.room_id = e.room_id AND re.rejected_reason IS NULL
-      ORDER BY re.stream_ordering LIMIT 1) AS redacted_by`;
+    ${redactedBySql(db)} AS redacted_by`;
+}
+
+/**
+ * Redactions of `e` that apply (same room, not rejected), looked up from `redactions` by target first.
+ * The lateral subquery behind `OFFSET 0` cannot be flattened into a join, so the planner cannot
+ * choose to walk the room's events instead — which it does on tables without statistics yet, making
+ * every event read cost the size of its room.
+ */
+function validRedactionsOf(db: Db) {
+  return db`redactions rd
+    CROSS JOIN LATERAL (SELECT re.stream_ordering FROM events re
+      WHERE re.event_id = rd.event_id AND re.room_id = e.room_id AND re.rejected_reason IS NULL OFFSET 0) re
+    WHERE rd.redacts = e.event_id`;
+}
+
+/** SQL: the earliest redaction that applies to `e` (an `events e` row), or NULL. */
+export function redactedBySql(db: Db) {
+  return db`(SELECT rd.event_id FROM ${validRedactionsOf(db)} ORDER BY re.stream_ordering LIMIT 1)`;
+}
+
+/** SQL condition: no redaction applies to `e`. */
+export function notRedactedSql(db: Db) {
+  return db`NOT EXISTS (SELECT 1 FROM ${validRedactionsOf(db)})`;
 }

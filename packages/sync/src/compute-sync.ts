@@ -54,6 +54,11 @@ export interface SyncRequest {
   readonly useStateAfter: boolean;
   /** The room key `state_after` is sent under (default the stable `state_after`). */
   readonly stateAfterKey?: StateAfterKey;
+  /**
+   * An empty answer will not be sent (a long-poll goes on waiting): skip what only a sent response
+   * needs (the device's key counts). The result is then incomplete when empty.
+   */
+  readonly discardIfEmpty?: boolean;
 }
 
 export interface SyncResult {
@@ -434,18 +439,13 @@ export class SyncComputer {
         await this.e2ee.deleteToDeviceMessagesUpTo(userId, deviceId, S.to_device.min);
         this.rememberAck(`${userId}|${deviceId}`, S.to_device.min);
       }
-      const [batch, keys] = await Promise.all([
-        this.e2ee.getToDeviceMessages(userId, deviceId, since(S?.to_device), T.to_device.min, this.deps.toDeviceLimit ?? DEFAULT_TO_DEVICE_LIMIT),
-        this.e2ee.getDeviceKeyCounts(userId, deviceId),
-      ]);
+      const batch = await this.e2ee.getToDeviceMessages(userId, deviceId, since(S?.to_device), T.to_device.min, this.deps.toDeviceLimit ?? DEFAULT_TO_DEVICE_LIMIT);
       // Only what was read is covered; the rest of a long queue follows next time.
       next = { ...T, to_device: { min: Math.max(batch.nextStreamId, since(S?.to_device)), ahead: new Map() } };
       if (batch.events.length > 0) {
         body.to_device = { events: batch.events.map((e) => ({ type: e.type, sender: e.sender, content: e.content })) };
         empty = false;
       }
-      body.device_one_time_keys_count = keys.oneTimeKeys;
-      body.device_unused_fallback_key_types = keys.unusedFallbackKeyTypes;
     }
     if (S && (moved('device_lists') || membershipTouched)) {
       const lists = await deviceListUpdatesBetween(
@@ -464,6 +464,12 @@ export class SyncComputer {
       }
     }
 
+    // Every response tells the device its key counts; an answer nobody will see does not need them.
+    if (r.deviceId !== undefined && !(empty && req.discardIfEmpty)) {
+      const keys = await this.e2ee.getDeviceKeyCounts(userId, r.deviceId);
+      body.device_one_time_keys_count = keys.oneTimeKeys;
+      body.device_unused_fallback_key_types = keys.unusedFallbackKeyTypes;
+    }
     body.next_batch = encodeSyncToken(next);
     return {
       body,

@@ -14,6 +14,7 @@ import type { Handler, RequestContext } from '@hs/http';
 import { queryBool, queryInt, queryString } from '@hs/http';
 import type { StateAfterKey, SyncRequest, SyncResult } from './compute-sync.ts';
 import { SyncComputer, UNSTABLE_STATE_AFTER } from './compute-sync.ts';
+import { WeightedLru } from '@hs/rooms';
 import type { SyncDeps } from './deps.ts';
 import type { SyncFilter } from './filter.ts';
 import { DEFAULT_FILTER_TIMELINE_LIMIT, compileFilter } from './filter.ts';
@@ -62,12 +63,37 @@ function behind(current: SyncToken, since: SyncToken): boolean {
   return CATCH_UP_STREAMS.some((s) => maxPosition(since[s]) > maxPosition(current[s]));
 }
 
+/** Every stream at the same position: a sync between the two has nothing to say. */
+function sameToken(a: SyncToken, b: SyncToken): boolean {
+  return SYNC_TOKEN_STREAMS.every((s) => {
+    const x = a[s];
+    const y = b[s];
+    if (x.min !== y.min || x.ahead.size !== y.ahead.size) return false;
+    for (const [id, p] of x.ahead) if (y.ahead.get(id) !== p) return false;
+    return true;
+  });
+}
+
+/** Filters stored per user never change (and inline ones are their own key): compiled once. */
+const FILTER_CACHE_ENTRIES = 10_000;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createSyncHandlers(deps: SyncDeps): Map<string, Handler> {
   const computer = new SyncComputer(deps);
   const cap = deps.filterTimelineLimit ?? DEFAULT_FILTER_TIMELINE_LIMIT;
   const defaultFilter = compileFilter({}, cap);
+  const filters = new WeightedLru<string, SyncFilter>(FILTER_CACHE_ENTRIES);
+
+  async function filterFor(userId: string, param: string | undefined): Promise<SyncFilter> {
+    if (param === undefined) return defaultFilter;
+    const key = `${userId}\u0000${param}`;
+    const known = filters.get(key);
+    if (known) return known;
+    const compiled = compileFilter(await loadFilter(deps.sql, userId, param), cap);
+    filters.set(key, compiled);
+    return compiled;
+  }
 
   /** Wait (briefly) for this process to reach a token another process issued. */
   async function caughtUp(since: SyncToken): Promise<SyncToken | undefined> {
@@ -90,13 +116,21 @@ export function createSyncHandlers(deps: SyncDeps): Map<string, Handler> {
       wake?.();
     };
     ctx.res.once('close', onClose);
+    // A token known to give an empty answer: the client's own, then each one computed empty since.
+    let nothingAt = req.since;
     try {
       for (;;) {
         const listener = deps.notifier.listen(userId, await computer.joinedRooms(userId));
         try {
-          const result = await computer.compute(req, deps.currentToken());
+          const token = deps.currentToken();
+          // Nothing moved since the last empty answer (most often: the client's next poll, right
+          // after its last response): wait without computing it again.
+          const result = nothingAt && sameToken(token, nothingAt) ? undefined : await computer.compute({ ...req, discardIfEmpty: true }, token);
+          if (result && !result.empty) return result;
+          if (result) nothingAt = token;
+          if (closed) return undefined;
           const left = deadline - Date.now();
-          if (!result.empty || left <= 0 || closed) return result;
+          if (left <= 0) return await computer.compute(req, deps.currentToken());
           const fired = await Promise.race([listener.wait(left), new Promise<boolean>((r) => (wake = () => r(false)))]);
           wake = undefined;
           if (closed) return undefined;
@@ -124,7 +158,7 @@ export function createSyncHandlers(deps: SyncDeps): Map<string, Handler> {
       }
       await computer.validate(since);
     }
-    const filter: SyncFilter = params.filter === undefined ? defaultFilter : compileFilter(await loadFilter(deps.sql, requester.userId, params.filter), cap);
+    const filter = await filterFor(requester.userId, params.filter);
     const req: SyncRequest = { requester, filter, fullState: params.fullState, useStateAfter: params.useStateAfter, stateAfterKey: params.stateAfterKey, ...(since ? { since } : {}) };
 
     let endSyncing: () => void = () => {};

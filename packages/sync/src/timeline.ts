@@ -6,7 +6,7 @@
  * three rounds, as Synapse does. `limited` says events were left out.
  */
 import type { EventRow, EventStore, StoredEvent, VisibleEvent } from '@hs/rooms';
-import { filterEventsForUser, rowToStoredEvent } from '@hs/rooms';
+import { filterEventsForUser, redactedBySql, rowToStoredEvent } from '@hs/rooms';
 import type { Sql } from '@hs/storage';
 import type { RoomEventFilter } from './filter.ts';
 import { globToLike } from './filter.ts';
@@ -113,9 +113,7 @@ async function fetchRound(sql: Sql, windows: readonly Window[], token: ResolvedP
       SELECT e.event_id, e.room_id, e.type, e.state_key, e.sender, e.origin_server_ts, e.received_ts,
              e.stream_ordering, e.topological_ordering, e.membership, e.redacts, e.replaces_state,
              e.rejected_reason, e.outlier, e.txn_id, e.txn_scope, e.json,
-             (SELECT rd.event_id FROM redactions rd JOIN events re ON re.event_id = rd.event_id
-               WHERE rd.redacts = e.event_id AND re.room_id = e.room_id AND re.rejected_reason IS NULL
-               ORDER BY re.stream_ordering LIMIT 1) AS redacted_by
+             ${redactedBySql(sql)} AS redacted_by
       FROM events e
       WHERE e.room_id = r.room_id AND e.stream_ordering > r.lo AND e.stream_ordering <= r.hi
         AND NOT e.outlier AND e.rejected_reason IS NULL

@@ -165,6 +165,15 @@ test('one-time key counts and unused fallback key types', async () => {
   const after = await h.sync(alice, { since: before.json.next_batch });
   assert.deepEqual(after.json.device_one_time_keys_count, { signed_curve25519: 2 });
   assert.deepEqual(after.json.device_unused_fallback_key_types, ['signed_curve25519']);
+  // Claims by someone else show at the device's next sync (the counts are cached per process).
+  const claim = () => h.call(bob, 'POST', `${V3}/keys/claim`, { one_time_keys: { [alice.userId]: { [alice.deviceId]: 'signed_curve25519' } } });
+  assert.equal((await claim()).status, 200);
+  const once = await h.sync(alice, { since: after.json.next_batch });
+  assert.deepEqual(once.json.device_one_time_keys_count, { signed_curve25519: 1 });
+  for (let i = 0; i < 2; i++) assert.equal((await claim()).status, 200);
+  const drained = await h.sync(alice, { since: once.json.next_batch });
+  assert.deepEqual(drained.json.device_one_time_keys_count, { signed_curve25519: 0 });
+  assert.deepEqual(drained.json.device_unused_fallback_key_types, [], 'the fallback key was handed out');
 });
 
 test('set_presence: offline does not mark the user online, unavailable marks them idle', async () => {
