@@ -47,14 +47,14 @@ export async function resetPgStats(target: Target): Promise<void> {
   }
 }
 
-/** Print the `top` statements by total execution time, with calls per event. */
+/** Print the `top` statements by how often they ran, with calls per event and their cost. */
 export async function printPgStats(target: Target, events: number, top = 25): Promise<void> {
   const sql = connect(target);
   if (!sql) return;
   try {
     const rows = await sql<{ calls: string; total_ms: number; max_ms: number; rows: string; blocks: string; query: string }[]>`
       SELECT calls, total_exec_time AS total_ms, max_exec_time AS max_ms, rows, shared_blks_hit + shared_blks_read AS blocks, query FROM pg_stat_statements
-      WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC`;
+      WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY calls DESC`;
     const calls = rows.reduce((sum, r) => sum + Number(r.calls), 0);
     const ms = rows.reduce((sum, r) => sum + r.total_ms, 0);
     console.log(`\n[${target.name}] SQL: ${calls} statements (${(calls / Math.max(1, events)).toFixed(1)} per event), ${(ms / 1000).toFixed(1)} s executing`);

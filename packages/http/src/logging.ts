@@ -4,6 +4,7 @@
  */
 import winston from 'winston';
 import type { Logger } from '@hs/core';
+import { BatchingTransport } from './batching-transport.ts';
 
 export type LogFormat = 'text' | 'json';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -30,8 +31,9 @@ export function createLogger(opts: LogOptions): Logger & winston.Logger {
     opts.format === 'json'
       ? winston.format.combine(winston.format.timestamp(), winston.format.json())
       : winston.format.combine(winston.format.timestamp({ format: 'YYYY-MM-DD HH:mm:ss.SSS' }), winston.format.printf(textLine));
-  const transports: winston.transport[] = [new winston.transports.Console({ stderrLevels: [] })];
-  if (opts.file) transports.push(new winston.transports.File({ filename: opts.file }));
+  // Batched writes: a line per request must not cost a system call per line (see BatchingTransport).
+  const transports: winston.transport[] = [new BatchingTransport()];
+  if (opts.file) transports.push(new BatchingTransport({ file: opts.file }));
   return winston.createLogger({
     level: process.env.HS_LOG_LEVEL ?? opts.level ?? 'info',
     defaultMeta: { instance: opts.instance },

@@ -32,3 +32,20 @@ test('JSON logs: one object per line with the instance', async () => {
   assert.equal(line.user, '@a:b');
   assert.ok(!out.includes('not shown'));
 });
+
+test('log lines are batched: info waits for the flush, a warning takes everything pending with it', async () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hs-log-')), 'out.log');
+  const log = createLogger({ instance: 'main', format: 'text', file, level: 'info' });
+  log.info('first');
+  log.info('second');
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(fs.readFileSync(file, 'utf8'), '', 'info lines wait for the batch');
+  log.warn('trouble');
+  await new Promise((r) => setTimeout(r, 30));
+  const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+  assert.deepEqual(lines.map((l) => l.split('] ')[1]), ['first', 'second', 'trouble'], 'in order, written together');
+  log.info('later');
+  await new Promise((r) => setTimeout(r, 250));
+  assert.match(fs.readFileSync(file, 'utf8'), /later\n$/, 'written within the flush period');
+  log.end();
+});

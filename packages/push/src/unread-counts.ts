@@ -85,6 +85,8 @@ export async function getUnreadCounts(sql: Sql, userId: string, roomIds: readonl
 export interface PushReader {
   /** The user's recipient bit in the room's push actions (undefined: none assigned yet). */
   readonly bit: number | undefined;
+  /** The highest bit the room had assigned (-1: none): a later row setting none above it numbers nobody new. */
+  readonly top: number;
   /** The latest event the user's read receipts (of any thread) point at, as a stream position. */
   readonly readUpTo: number;
 }
@@ -92,13 +94,16 @@ export interface PushReader {
 /** Per room: how the user appears in its push actions and how far they have read. */
 export async function getPushReaders(sql: Sql, userId: string, roomIds: readonly string[]): Promise<Map<string, PushReader>> {
   if (roomIds.length === 0) return new Map();
-  const rows = await sql<{ room_id: string; idx: number | null; read_up_to: number | null }[]>`
+  const rows = await sql<{ room_id: string; idx: number | null; top: number | null; read_up_to: number | null }[]>`
     SELECT r.room_id, m.idx,
+           (SELECT max(idx) FROM push_room_members a WHERE a.room_id = r.room_id) AS top,
            (SELECT max(event_stream_ordering) FROM receipts_linearized l
              WHERE l.user_id = ${userId} AND l.room_id = r.room_id AND l.receipt_type = ANY(${READ_RECEIPT_TYPES as string[]})) AS read_up_to
       FROM unnest(${roomIds as string[]}::text[]) AS r(room_id)
       LEFT JOIN push_room_members m ON m.user_id = ${userId} AND m.room_id = r.room_id`;
-  return new Map(rows.map((r) => [r.room_id, { bit: r.idx === null ? undefined : Number(r.idx), readUpTo: Number(r.read_up_to ?? 0) }]));
+  return new Map(
+    rows.map((r) => [r.room_id, { bit: r.idx === null ? undefined : Number(r.idx), top: r.top === null ? -1 : Number(r.top), readUpTo: Number(r.read_up_to ?? 0) }]),
+  );
 }
 
 /** What counting needs of one push action row (an event's outcome and who got it). */
@@ -117,6 +122,17 @@ export async function getPushActionsBetween(sql: Sql, from: number, to: number):
     SELECT room_id, stream_ordering, thread_id, notif, highlight, recipients FROM event_push_actions
      WHERE stream_ordering > ${from} AND stream_ordering <= ${to} ORDER BY stream_ordering`;
   return rows.map((r) => ({ roomId: r.room_id, streamOrdering: Number(r.stream_ordering), threadId: r.thread_id, notif: r.notif, highlight: r.highlight, recipients: r.recipients }));
+}
+
+/** Whether any recipient numbered above `top` is set. */
+export function hasRecipientAbove(recipients: Uint8Array, top: number): boolean {
+  const first = top + 1;
+  for (let byte = first >> 3; byte < recipients.length; byte++) {
+    let b = recipients[byte] as number;
+    if (byte === first >> 3) b &= 0xff << (first & 7);
+    if (b !== 0) return true;
+  }
+  return false;
 }
 
 /** Whether recipient number `bit` is set (as Postgres's get_bit reads a bytea: bit i of byte i / 8). */

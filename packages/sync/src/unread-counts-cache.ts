@@ -6,7 +6,7 @@
  * without a recipient bit yet — is counted by Postgres again, up to the token's position exactly.
  */
 import type { PushReader, RoomUnreadCounts, UnreadCounts } from '@hs/push';
-import { getPushReaders, getUnreadCounts, hasRecipient, MAIN_THREAD_ID } from '@hs/push';
+import { getPushReaders, getUnreadCounts, hasRecipient, hasRecipientAbove, MAIN_THREAD_ID } from '@hs/push';
 import type { Sql } from '@hs/storage';
 import type { RoomTimelineCache } from './room-timeline-cache.ts';
 import type { StreamChangeCache } from './stream-change-cache.ts';
@@ -85,8 +85,11 @@ export class UnreadCountsCache {
     for (const a of tail.actions) {
       if (a.streamOrdering <= entry.pos || a.streamOrdering > to) continue;
       const bit = entry.reader.bit;
-      // A user without a number in the room may have just been given one: count afresh.
-      if (bit === undefined) return undefined;
+      if (bit === undefined) {
+        // Not numbered in the room yet: only a row numbering someone new may have numbered them.
+        if (hasRecipientAbove(a.recipients, entry.reader.top)) return undefined;
+        continue;
+      }
       if (!hasRecipient(a.recipients, bit)) continue;
       const main = a.threadId === MAIN_THREAD_ID;
       const threads = main ? counts.unread_thread_notifications : { ...counts.unread_thread_notifications, [a.threadId]: add(counts.unread_thread_notifications[a.threadId] ?? ZERO, a.notif, a.highlight) };
