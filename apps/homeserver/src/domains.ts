@@ -30,7 +30,7 @@ import {
   type RoomsService,
 } from '@hs/rooms';
 import type { Sql, StreamWriter } from '@hs/storage';
-import { createSyncHandlers, Notifier, presenceAwareNotify, SyncChangeCaches } from '@hs/sync';
+import { createSyncHandlers, Notifier, presenceAwareNotify, SyncChangeCaches, ValidatedUserCache } from '@hs/sync';
 import { createStreamWrites } from './stream-writes.ts';
 
 export interface DomainContext {
@@ -106,11 +106,22 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
   });
   const eventsWriters = ctx.streamWriters.events ?? ['main'];
 
+  // Ignore lists for push actions, read again only for users whose account data changed since.
+  const NOBODY: ReadonlySet<string> = new Set();
+  const ignoreLists = new ValidatedUserCache<ReadonlySet<string>>({
+    changes: syncChanges.accountData,
+    position: () => ctx.feed.token('account_data').min,
+    load: async (userId) => (await getIgnoredUsersOf(sql, [userId])).get(userId) ?? NOBODY,
+  });
   const pushActionsDeps: PushActionsDeps = {
     sql,
     serverName,
     log,
-    getIgnoredUsers: (userIds) => getIgnoredUsersOf(sql, userIds),
+    getIgnoredUsers: (userIds) =>
+      ignoreLists.getMany(userIds, async (stale) => {
+        const found = await getIgnoredUsersOf(sql, stale);
+        return new Map(stale.map((u) => [u, found.get(u) ?? NOBODY]));
+      }),
   };
   const roomsDeps: RoomsDeps = {
     sql,

@@ -7,9 +7,17 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { MatrixError, errors, type Logger } from '@hs/core';
 import type { CompiledEndpoint, Manifest, Resource, WorkerKind } from './manifest.ts';
+import { pathSegmentCounts } from './manifest.ts';
 import type { Authenticator, HandlerTable, RequestContext, Requester } from './handler.ts';
 import { BodySchemas } from './body-schemas.ts';
 import type { HttpMetrics } from './metrics.ts';
+
+/** Number of `/`-separated segments of a request path (its slashes). */
+function segmentCount(path: string): number {
+  let n = 0;
+  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 47) n++;
+  return n;
+}
 
 export interface ListenerAppOptions {
   readonly manifest: Manifest;
@@ -103,6 +111,16 @@ export function createListenerApp(opts: ListenerAppOptions): express.Express {
     // Compile every schema now: a missing or broken schema stops start-up, not a request.
     if (ep.decl.bodySchema) schemas.get(ep.decl.bodySchema);
   }
+  // Only endpoints whose paths can have as many segments as the request's can match it: a request is
+  // tested against that bucket (in declaration order, so the first match still wins), not every endpoint.
+  const bySegments = new Map<number, CompiledEndpoint[]>();
+  for (const ep of served) {
+    for (const n of pathSegmentCounts(ep.decl)) {
+      const bucket = bySegments.get(n);
+      if (bucket) bucket.push(ep);
+      else bySegments.set(n, [ep]);
+    }
+  }
   const jsonParser = express.raw({ type: () => true, limit: opts.maxJsonBytes ?? 1024 * 1024 });
   const rawParser = express.raw({ type: () => true, limit: opts.maxRawBytes ?? 50 * 1024 * 1024 });
 
@@ -141,7 +159,7 @@ export function createListenerApp(opts: ListenerAppOptions): express.Express {
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const path = req.path;
     let pathKnown = false;
-    for (const ep of served) {
+    for (const ep of bySegments.get(segmentCount(path)) ?? []) {
       const m = ep.regex.exec(path);
       if (!m) continue;
       pathKnown = true;

@@ -80,6 +80,21 @@ export function compilePath(decl: Pick<EndpointDecl, 'path' | 'params'>): { rege
 }
 
 /**
+ * How many `/`-separated segments a path matching the template can have: one per segment, except
+ * that a parameter restricted to alternatives containing `/` (such as `v3|api/v1`) spans several.
+ */
+export function pathSegmentCounts(decl: Pick<EndpointDecl, 'path' | 'params'>): number[] {
+  let counts = [0];
+  for (const seg of decl.path.split('/').slice(1)) {
+    const m = PARAM.exec(seg);
+    const alt = m ? decl.params?.[m[1] as string] : undefined;
+    const widths = alt ? [...new Set(alt.split('|').map((a) => a.split('/').length))] : [1];
+    counts = [...new Set(counts.flatMap((c) => widths.map((w) => c + w)))];
+  }
+  return counts;
+}
+
+/**
  * The proxy-facing form of a path: a regex prefix that matches the endpoint (parameters as `[^/]*`).
  * Synapse's docs route by regex like this; we emit it for nginx/haproxy.
  */

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { compilePath, Manifest, proxyRegex, type EndpointDecl } from '../src/manifest.ts';
+import { compilePath, Manifest, pathSegmentCounts, proxyRegex, type EndpointDecl } from '../src/manifest.ts';
 
 const base = { resource: 'client', workers: ['main'], auth: 'none' } as const;
 
@@ -29,4 +29,10 @@ test('servedBy filters by process kind and resources', () => {
   ]);
   assert.deepEqual(m.servedBy('main', new Set(['client'])).map((e) => e.decl.name), ['c']);
   assert.deepEqual(m.servedBy('generic_worker', new Set(['client', 'federation'])).map((e) => e.decl.name), ['f']);
+});
+
+test('a template has as many segments as it has, except where a parameter alternative spans several', () => {
+  assert.deepEqual(pathSegmentCounts({ path: '/_matrix/client/{v}/sync', params: { v: 'v3|r0' } }), [4]);
+  assert.deepEqual(pathSegmentCounts({ path: '/_matrix/client/{v}/rooms/{roomId}/send', params: { v: 'v3|api/v1' } }).sort(), [6, 7]);
+  assert.deepEqual(pathSegmentCounts({ path: '/health' }), [1]);
 });

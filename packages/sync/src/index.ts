@@ -7,3 +7,4 @@ export * from './presence-notify.ts';
 export { SyncComputer, DEFAULT_TO_DEVICE_LIMIT, type SyncRequest, type SyncResult } from './compute-sync.ts';
 export { LazyMembersCache } from './lazy-members.ts';
 export { StreamChangeCache, SyncChangeCaches } from './stream-change-cache.ts';
+export { ValidatedUserCache } from './user-caches.ts';
