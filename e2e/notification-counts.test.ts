@@ -1,7 +1,7 @@
 /**
  * Notification counts through the whole server: push actions computed when events are persisted,
- * moved forward in /sync's memory, and an ignore list (read by the push path from a cache that the
- * account-data stream invalidates) taking effect for the very next message.
+ * moved forward in /sync's memory, and an ignore list or a push rule (read by the push path from
+ * caches that the account-data and push-rules streams invalidate) taking effect for the next message.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,4 +54,12 @@ test('unread counts follow messages, an ignore list and a read receipt', async (
   await client.call(alice.token, 'POST', `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/receipt/m.read/${encodeURIComponent(last)}`, {});
   await send();
   assert.deepEqual(await counts(), { notification_count: 1, highlight_count: 0 }, 'a receipt resets the count');
+  // A push rule change reaches the push path at once (its cache follows the push_rules stream).
+  const rule = `/_matrix/client/v3/pushrules/global/room/${encodeURIComponent(room)}`;
+  await client.call(alice.token, 'PUT', rule, { actions: [] });
+  await send();
+  assert.deepEqual(await counts(), { notification_count: 1, highlight_count: 0 }, 'a muted room does not count');
+  await client.call(alice.token, 'DELETE', rule);
+  await send();
+  assert.deepEqual(await counts(), { notification_count: 2, highlight_count: 0 }, 'unmuted, it counts again');
 });

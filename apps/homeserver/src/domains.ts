@@ -17,6 +17,8 @@ import {
   createPushHandlers,
   createPushNotificationHandlers,
   getPushRulesAccountData,
+  PushRulesCache,
+  serverDefaultPushRules,
   type PushActionsDeps,
 } from '@hs/push';
 import type { ReplicationBus, ReplicationCaller, ReplicationEndpointRegistry } from '@hs/replication';
@@ -113,10 +115,17 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
     position: () => ctx.feed.token('account_data').min,
     load: async (userId) => (await getIgnoredUsersOf(sql, [userId])).get(userId) ?? NOBODY,
   });
+  // Push rules for push actions, dropped as the push_rules stream reports changes (no per-batch probe).
+  const rulesCache = new PushRulesCache({ defaults: serverDefaultPushRules({ legacyMentions: legacyMentionRules }) });
+  rulesCache.followStream();
+  const stopRulesFeed = ctx.feed.onApplied((change) => {
+    if (change.stream === 'push_rules' && change.users) rulesCache.forget(change.users);
+  });
   const pushActionsDeps: PushActionsDeps = {
     sql,
     serverName,
     log,
+    rulesCache,
     getIgnoredUsers: (userIds) =>
       ignoreLists.getMany(userIds, async (stale) => {
         const found = await getIgnoredUsersOf(sql, stale);
@@ -305,6 +314,7 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
       stopListening();
       stopCaching();
       stopRevoking();
+      stopRulesFeed();
       stopKeyCounts();
       stopHearing();
       await indexer.close();

@@ -41,6 +41,8 @@ export class PushRulesCache {
   private readonly entries = new Map<string, Entry>();
   /** The newest push_rules_stream ID whose users have been dropped from the cache. */
   private seen = -1;
+  /** Told of every change by `forget` (the process follows the stream): `refresh` reads nothing. */
+  private followed = false;
   /** Users whose rules were read from Postgres (for tests and metrics). */
   loads = 0;
 
@@ -55,8 +57,22 @@ export class PushRulesCache {
     return this.entries.size;
   }
 
+  /**
+   * From now on the process tells the cache of every change to the push_rules stream (`forget`), so
+   * batches need not look at the stream themselves.
+   */
+  followStream(): void {
+    this.followed = true;
+  }
+
+  /** These users' rules changed (a push_rules stream row this process applied). */
+  forget(userIds: Iterable<string>): void {
+    for (const u of userIds) this.entries.delete(u);
+  }
+
   /** Drop the users whose rules changed since the last call (cheap: run it with a batch's first queries). */
   async refresh(sql: Sql): Promise<void> {
+    if (this.followed) return;
     const [row] = await sql<{ top: number | null }[]>`SELECT max(stream_id) AS top FROM push_rules_stream`;
     const top = Number(row?.top ?? 0);
     if (top === this.seen) return;
