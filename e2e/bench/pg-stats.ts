@@ -47,7 +47,7 @@ export async function resetPgStats(target: Target): Promise<void> {
   }
 }
 
-/** Print the `top` statements by how often they ran, with calls per event and their cost. */
+/** Print the statements that took longest, then those that ran most often: calls per event and cost. */
 export async function printPgStats(target: Target, events: number, top = 25): Promise<void> {
   const sql = connect(target);
   if (!sql) return;
@@ -59,7 +59,9 @@ export async function printPgStats(target: Target, events: number, top = 25): Pr
     const ms = rows.reduce((sum, r) => sum + r.total_ms, 0);
     console.log(`\n[${target.name}] SQL: ${calls} statements (${(calls / Math.max(1, events)).toFixed(1)} per event), ${(ms / 1000).toFixed(1)} s executing`);
     console.log('  calls/ev   ms/ev  rows/call  ms max  blocks/call  statement');
-    for (const r of rows.slice(0, top)) {
+    const byTime = [...rows].sort((a, b) => b.total_ms - a.total_ms).slice(0, Math.ceil(top / 2));
+    const byCalls = rows.filter((r) => !byTime.includes(r)).slice(0, top - byTime.length);
+    for (const r of [...byTime, ...byCalls]) {
       const n = Number(r.calls);
       const text = r.query.replace(/\s+/g, ' ').slice(0, 90);
       const perCall = (v: number) => (v / Math.max(1, n)).toFixed(1);

@@ -246,7 +246,9 @@ export class LocalEventPersister implements EventPersister {
     const now = this.clock();
     const instance = this.opts.writer.instanceName;
     const roomIds = [...new Set(items.map((i) => i.roomId))].sort();
-    const prevIds = [...new Set(items.flatMap((i) => (i.pdu.prev_events ?? []).map(referenceEventId)))];
+    // Prev events inside the batch get their state from it; only those before it are looked up.
+    const inBatch = new Set(items.map((i) => i.eventId));
+    const prevIds = [...new Set(items.flatMap((i) => (i.pdu.prev_events ?? []).map(referenceEventId)))].filter((id) => !inBatch.has(id));
     const stateItems = items.filter((i) => typeof i.pdu.state_key === 'string' && !i.outlier && i.rejectedReason === undefined).length;
     // One pipelined round trip: lock the rooms (sorted, so writers cannot deadlock), then read their
     // extremities, which events already exist, the state after the prev events, and group IDs.
@@ -254,7 +256,11 @@ export class LocalEventPersister implements EventPersister {
       Promise.all(roomIds.map((room) => tx`SELECT pg_advisory_xact_lock(${ROOM_LOCK_NAMESPACE}, hashtext(${room}))`)),
       tx<{ room_id: string; event_id: string }[]>`
         SELECT room_id, event_id FROM event_forward_extremities WHERE room_id = ANY(${roomIds}::text[])`,
-      tx<{ event_id: string }[]>`SELECT event_id FROM events WHERE event_id = ANY(${items.map((i) => i.eventId)}::text[])`,
+      // A primary-key probe per ID whatever the statistics (a plan made while the table was small
+      // would otherwise scan it).
+      tx<{ event_id: string }[]>`
+        SELECT e.event_id FROM unnest(${items.map((i) => i.eventId)}::text[]) AS k(id)
+        CROSS JOIN LATERAL (SELECT event_id FROM events WHERE event_id = k.id OFFSET 0) e`,
       this.opts.state.groupsForEvents(prevIds, tx),
       stateItems === 0 ? [] : tx<{ id: number }[]>`SELECT nextval('state_group_id_seq') AS id FROM generate_series(1, ${stateItems})`,
     ]);
@@ -292,6 +298,8 @@ export class LocalEventPersister implements EventPersister {
         // rooms created by one user in the same millisecond): the creator rebuilds with a later time.
         if (item.requireExtremities) throw new StaleExtremitiesError(item.roomId);
         persisted.push({ eventId: item.eventId, streamOrdering: stream, stateGroup: undefined, duplicate: true });
+        // Later events of the batch may build on it: its state is the stored one (rare; looked up here).
+        if (!groupAfter.has(item.eventId)) groupAfter.set(item.eventId, (await this.opts.state.groupsForEvents([item.eventId], tx)).get(item.eventId));
         continue;
       }
       existing.add(item.eventId);

@@ -143,4 +143,14 @@ test('duplicates are not reported; a failing hook is logged and the persist stil
   const again = await persister.persist([{ pdu: stored.pdu, eventId: stored.eventId, roomId, roomVersion: '11', outlier: true }]);
   assert.equal(again.events[0]?.duplicate, true);
   assert.equal(heard.length, 0);
+
+  // A batch that repeats a stored event and builds on it: the new event takes the stored one's state.
+  const child = { ...stored.pdu, prev_events: [stored.eventId], depth: stored.pdu.depth + 1, content: { msgtype: 'm.text', body: 'child' } };
+  const both = await persister.persist([
+    { pdu: stored.pdu, eventId: stored.eventId, roomId, roomVersion: '11' },
+    { pdu: child, eventId: '$child-of-a-duplicate', roomId, roomVersion: '11' },
+  ]);
+  assert.deepEqual(both.events.map((e) => e.duplicate), [true, false]);
+  const groups = await service.store.state.groupsForEvents([stored.eventId, '$child-of-a-duplicate']);
+  assert.equal(groups.get('$child-of-a-duplicate'), groups.get(stored.eventId));
 });
