@@ -3,7 +3,7 @@
  * parsing sync responses does not delay the senders' timing (and vice versa). Delivery latency is
  * read from the message itself: each body carries its send time on the shared wall clock.
  *
- * Messages: in `{type:'start'}` (load phase begins), `{type:'stop'}`; out `{type:'ready'}`,
+ * Messages: in `{type:'start', from}` (measuring begins: messages sent from wall time `from` count), `{type:'stop'}`; out `{type:'ready'}`,
  * `{type:'result', …}`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -41,6 +41,8 @@ let errors = 0;
 let firstError: string | undefined;
 let running = true;
 let recording = false;
+/** Wall-clock time from which sent messages count (the end of the warm-up). */
+let recordFrom = Infinity;
 let eluStart = performance.eventLoopUtilization();
 
 async function syncLoop(token: string, userId: string, filter: string, since: string): Promise<void> {
@@ -56,14 +58,14 @@ async function syncLoop(token: string, userId: string, filter: string, since: st
       continue;
     }
     const now = wallNow();
-    syncs++;
+    if (recording) syncs++;
     since = res.next_batch;
     if (!recording) continue;
     for (const room of Object.values<any>(res.rooms?.join ?? {})) {
       for (const ev of room.timeline?.events ?? []) {
         if (ev.type !== 'm.room.message' || ev.sender === userId) continue;
         const sentAt = Number(String(ev.content?.body ?? '').split(' ')[1]);
-        if (Number.isFinite(sentAt)) delivery.push(now - sentAt);
+        if (Number.isFinite(sentAt) && sentAt >= recordFrom) delivery.push(now - sentAt);
       }
     }
   }
@@ -82,9 +84,10 @@ const loops = input.tokens.map((token, i) => {
   return syncLoop(token, input.userIds[i] as string, filter, since);
 });
 
-port.on('message', async (msg: { type: string }) => {
+port.on('message', async (msg: { type: string; from?: number }) => {
   if (msg.type === 'start') {
     recording = true;
+    recordFrom = msg.from ?? 0;
     eluStart = performance.eventLoopUtilization();
   } else if (msg.type === 'stop') {
     const elu = performance.eventLoopUtilization(eluStart).utilization;

@@ -9,7 +9,7 @@
  *
  *   npm run bench:cs -- --target both --users 100 --rooms 10 --senders 50 --seconds 20
  *
- * `--rate N` paces the senders to N messages per second in all (latency at a given load rather than at
+ * The first `--warmup` seconds (3) of load are not measured. `--rate N` paces the senders to N messages per second in all (latency at a given load rather than at
  * saturation). `--pg-stats` also prints the SQL statements the load phase ran (pg_stat_statements), per event.
  */
 import { spawnSync } from 'node:child_process';
@@ -38,6 +38,7 @@ const { values } = parseArgs({
     'result-file': { type: 'string' },
     'pg-stats': { type: 'boolean', default: false },
     rate: { type: 'string', default: '0' },
+    warmup: { type: 'string', default: '3' },
   },
 });
 const USERS = Number(values.users);
@@ -46,6 +47,8 @@ const SENDERS = Math.min(Number(values.senders), USERS);
 const SECONDS = Number(values.seconds);
 /** Messages per second over all senders (0: each sender sends again as soon as it is answered). */
 const RATE = Number(values.rate);
+/** Seconds of load before anything is recorded (JIT and caches warm up, as after any restart). */
+const WARMUP = Number(values.warmup);
 const SYNC_TIMEOUT_MS = 5000;
 /** After the last send, how long deliveries may still arrive before the syncers stop. */
 const GRACE_MS = 2000;
@@ -193,13 +196,19 @@ async function runTarget(name: TargetName): Promise<Result> {
     });
 
     await analyzeDatabase(target);
-    if (values['pg-stats']) await resetPgStats(target);
-    const before = cpuAt();
-    syncWorker.postMessage({ type: 'start' });
-    const started = performance.now();
+    // The load runs WARMUP + SECONDS; only what is sent after the warm-up is measured (CPU, SQL, latencies).
+    const loadStart = performance.now();
+    const started = loadStart + WARMUP * 1000;
+    let before: ReturnType<typeof cpuAt> | undefined;
+    const beginMeasuring = async () => {
+      if (values['pg-stats']) await resetPgStats(target);
+      before = cpuAt();
+      syncWorker.postMessage({ type: 'start', from: performance.timeOrigin + started });
+    };
+    const warm = WARMUP > 0 ? new Promise((r) => setTimeout(r, WARMUP * 1000)).then(beginMeasuring) : beginMeasuring();
     const sampler = setInterval(sample, 1000);
     // --senders 0: the idle cost of the long-polling clients alone.
-    if (SENDERS === 0) await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    if (SENDERS === 0) await new Promise((r) => setTimeout(r, (WARMUP + SECONDS) * 1000));
     await Promise.all(
       Array.from({ length: SENDERS }, async (_, s) => {
         const r = roomIndex(s);
@@ -208,7 +217,7 @@ async function runTarget(name: TargetName): Promise<Result> {
         const interval = RATE > 0 ? (SENDERS / RATE) * 1000 : 0;
         for (let n = 0; performance.now() - started < SECONDS * 1000; n++) {
           if (interval > 0) {
-            const due = started + (s / SENDERS) * interval + n * interval;
+            const due = loadStart + (s / SENDERS) * interval + n * interval;
             const wait = due - performance.now();
             if (wait > 0) await new Promise((r) => setTimeout(r, wait));
             if (performance.now() - started >= SECONDS * 1000) break;
@@ -222,14 +231,17 @@ async function runTarget(name: TargetName): Promise<Result> {
             firstSendError ??= (e as Error).message;
             continue;
           }
+          if (t0 < started) continue;
           sendLatency.push(performance.now() - t0);
           sentPerRoom[r]!++;
           sent++;
         }
       }),
     );
+    await warm;
     const elapsed = (performance.now() - started) / 1000;
     const after = cpuAt();
+    const from = before as ReturnType<typeof cpuAt>;
     clearInterval(sampler);
     sample();
     await new Promise((r) => setTimeout(r, GRACE_MS));
@@ -239,11 +251,11 @@ async function runTarget(name: TargetName): Promise<Result> {
     if (firstSendError) console.log(`[${name}] ${sendErrors} send errors, first: ${firstSendError}`);
     if (syncers.firstError) console.log(`[${name}] ${syncers.errors} sync errors, first: ${syncers.firstError}`);
 
-    const loadgenCpu = { user: after.loadgen.user - before.loadgen.user, system: after.loadgen.system - before.loadgen.system };
+    const loadgenCpu = { user: after.loadgen.user - from.loadgen.user, system: after.loadgen.system - from.loadgen.system };
     const machine = {
-      busy: after.machine.busy - before.machine.busy,
-      steal: after.machine.steal - before.machine.steal,
-      total: after.machine.total - before.machine.total,
+      busy: after.machine.busy - from.machine.busy,
+      steal: after.machine.steal - from.machine.steal,
+      total: after.machine.total - from.machine.total,
     };
     return {
       target: name,
@@ -270,18 +282,18 @@ async function runTarget(name: TargetName): Promise<Result> {
       serverRssEndMb: rssMb(target.serverPid),
       pgPssPeakMb: pssPeak,
       pgProcesses,
-      serverCpuS: after.server - before.server,
-      pgCpuS: after.pg - before.pg,
+      serverCpuS: after.server - from.server,
+      pgCpuS: after.pg - from.pg,
       loadgenCpuS: (loadgenCpu.user + loadgenCpu.system) / 1e6,
-      loadgenEluSenders: performance.eventLoopUtilization(after.elu, before.elu).utilization,
+      loadgenEluSenders: performance.eventLoopUtilization(after.elu, from.elu).utilization,
       loadgenEluSyncers: syncers.elu,
       machineBusyPct: (100 * machine.busy) / machine.total,
       stealS: machine.steal,
-      otherCpuS: machine.busy - (after.server - before.server) - (after.pg - before.pg) - (loadgenCpu.user + loadgenCpu.system) / 1e6 -
-        after.others.reduce((sum, cpu, i) => sum + cpu - (before.others[i] as number), 0),
+      otherCpuS: machine.busy - (after.server - from.server) - (after.pg - from.pg) - (loadgenCpu.user + loadgenCpu.system) / 1e6 -
+        after.others.reduce((sum, cpu, i) => sum + cpu - (from.others[i] as number), 0),
       others: target.otherPids.map(([other], i) => ({
         name: other,
-        cpuS: (after.others[i] as number) - (before.others[i] as number),
+        cpuS: (after.others[i] as number) - (from.others[i] as number),
         rssPeakMb: otherRssPeak.get(other) ?? NaN,
       })),
     };
@@ -358,7 +370,7 @@ if (values.target === 'both') {
   for (let round = 1; round <= rounds; round++) {
     for (const name of round % 2 === 1 ? TARGETS : [...TARGETS].reverse()) {
       const file = path.join(os.tmpdir(), `hs-bench-cs-${process.pid}-${name}-${round}.json`);
-      const args = ['--users', String(USERS), '--rooms', String(ROOMS), '--senders', String(SENDERS), '--seconds', String(SECONDS), '--rate', String(RATE), '--log-level', values['log-level'], '--presence', values.presence];
+      const args = ['--users', String(USERS), '--rooms', String(ROOMS), '--senders', String(SENDERS), '--seconds', String(SECONDS), '--rate', String(RATE), '--warmup', String(WARMUP), '--log-level', values['log-level'], '--presence', values.presence];
       if (values['keep-logs']) args.push('--keep-logs');
       if (values['pg-stats']) args.push('--pg-stats');
       const run = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, '--target', name, '--result-file', file, ...args], { stdio: 'inherit' });

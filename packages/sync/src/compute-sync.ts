@@ -120,6 +120,8 @@ export class SyncComputer {
       this.joinedRooms = (u) => joined.get(u);
       this.ignoredUsers = (u) => ignored.get(u);
       const timeline = new RoomTimelineCache(deps.store, deps.unreadCounts ? { pushActions: (from, to) => getPushActionsBetween(deps.sql, from, to) } : {});
+      // Hold everything from the process's start on: tokens issued from now are answered from memory.
+      void timeline.advanceTo(deps.currentToken().events.min);
       this.timelineCache = timeline;
       this.unreadCache = deps.unreadCounts ? new UnreadCountsCache({ sql: deps.sql, timeline, receipts: changes.receipts }) : undefined;
     } else {
