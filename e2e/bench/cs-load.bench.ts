@@ -355,7 +355,7 @@ function compare(results: Result[], labels: string[]): void {
   const widths = header.map((_, c) => Math.max(...table.map((row) => (row[c] as string).length)));
   const first = results[0] as Result;
   console.log(
-    `\n== side by side: users ${first.users}, rooms ${first.rooms}, senders ${first.senders}, ${SECONDS} s, ` +
+    `\n== side by side: users ${first.users}, rooms ${first.rooms}, senders ${first.senders}${first.rate > 0 ? ` paced to ${first.rate} msg/s` : ''}, ${SECONDS} s after ${WARMUP} s of warm-up, ` +
       `presence ${values.presence}, logs ${values['log-level']}, ${new Date().toISOString().slice(0, 10)}`,
   );
   for (const row of table) console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] as number) : cell.padStart(widths[c] as number))).join('  '));
