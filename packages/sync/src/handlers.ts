@@ -74,7 +74,7 @@ function sameToken(a: SyncToken, b: SyncToken): boolean {
   });
 }
 
-/** Filters stored per user never change (and inline ones are their own key): compiled once. */
+/** Filters stored per user never change: compiled once per (user, filter ID). */
 const FILTER_CACHE_ENTRIES = 10_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -87,6 +87,8 @@ export function createSyncHandlers(deps: SyncDeps): Map<string, Handler> {
 
   async function filterFor(userId: string, param: string | undefined): Promise<SyncFilter> {
     if (param === undefined) return defaultFilter;
+    // Inline JSON is compiled each time (cheap, and no client-sized keys kept in memory).
+    if (param.startsWith('{')) return compileFilter(await loadFilter(deps.sql, userId, param), cap);
     const key = `${userId}\u0000${param}`;
     const known = filters.get(key);
     if (known) return known;
