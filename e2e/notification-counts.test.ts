@@ -5,7 +5,7 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { JsonClient } from './bench/http-client.ts';
+import { JsonClient } from './support/json-client.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 let server: TestServer;

@@ -7,7 +7,7 @@
  * `{type:'result', …}`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { JsonClient } from './http-client.ts';
+import { JsonClient } from '../support/json-client.ts';
 
 export interface SyncersInput {
   baseUrl: string;

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { SyncersInput, SyncersResult } from './cs-load-syncers.ts';
-import { JsonClient } from './http-client.ts';
+import { JsonClient } from '../support/json-client.ts';
 import { analyzeDatabase, preloadPgStats, printPgStats, resetPgStats } from './pg-stats.ts';
 import { machineCpu, processCpuSeconds, rssMb, treeCpuSeconds, treePssMb } from './proc-stats.ts';
 import { ALL_TARGETS, startTarget, TARGETS, type Target, type TargetName } from './targets.ts';

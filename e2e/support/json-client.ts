@@ -1,7 +1,8 @@
 /**
- * The load generator's HTTP client: node:http over a keep-alive agent with a socket per concurrent
- * caller, so no request waits for a connection and none pays for a TCP handshake. Lighter per request
- * than `fetch`, which matters when the generator shares two cores with the server it measures.
+ * A plain JSON client for the benchmarks' load generator and for tests that need no SDK: node:http over
+ * a keep-alive agent with a socket per concurrent caller, so no request waits for a connection and none
+ * pays for a TCP handshake. Lighter per request than `fetch`, which matters when the generator shares two
+ * cores with the server it measures.
  */
 import http from 'node:http';
 
