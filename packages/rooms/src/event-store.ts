@@ -12,6 +12,7 @@ import { eventRowColumns, rowToStoredEvent } from './stored-event.ts';
 import type { Db, StateFilter } from './state-store.ts';
 import { StateStore, filterStateMap, splitStateFilter } from './state-store.ts';
 import { WeightedLru } from './lru.ts';
+import { txnKeyOf, type TxnKey } from './ids.ts';
 
 /** One row of the `events` stream feed, for /sync and replication. */
 export interface EventStreamRow {
@@ -398,8 +399,8 @@ export class EventStore {
     return row?.event_id;
   }
 
-  /** The events these transactions produced in the room, keyed `user\0scope\0txnId` (absent: none). */
-  async getEventIdsForTxns(roomId: string, txns: readonly { userId: string; scope: string; txnId: string }[]): Promise<Map<string, string>> {
+  /** The events these transactions produced in the room, by `txnKeyOf` (absent: none). */
+  async getEventIdsForTxns(roomId: string, txns: readonly TxnKey[]): Promise<Map<string, string>> {
     const rows = await this.sql<{ user_id: string; txn_scope: string; txn_id: string; event_id: string }[]>`
       SELECT k.user_id, k.txn_scope, k.txn_id, t.event_id
       FROM unnest(${txns.map((t) => t.userId)}::text[], ${txns.map((t) => t.scope)}::text[], ${txns.map((t) => t.txnId)}::text[]) AS k(user_id, txn_scope, txn_id)
@@ -408,7 +409,7 @@ export class EventStore {
         WHERE user_id = k.user_id AND txn_scope = k.txn_scope AND room_id = ${roomId} AND txn_id = k.txn_id
         OFFSET 0) t`;
     // OFFSET 0 keeps the lookup a primary-key probe per transaction, whatever the table's statistics.
-    return new Map(rows.map((r) => [`${r.user_id}\u0000${r.txn_scope}\u0000${r.txn_id}`, r.event_id]));
+    return new Map(rows.map((r) => [txnKeyOf({ userId: r.user_id, scope: r.txn_scope, txnId: r.txn_id }), r.event_id]));
   }
 
   /** Forget send transactions older than `maxAgeMs` (Synapse keeps them a day). Returns how many. */

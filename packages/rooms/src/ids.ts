@@ -37,6 +37,18 @@ export function txnScopeOf(r: { deviceId?: string; tokenId?: number; appserviceI
   return `as:${r.appserviceId ?? ''}`;
 }
 
+/** A client's send transaction (user, device or token scope, transaction ID). */
+export interface TxnKey {
+  readonly userId: string;
+  readonly scope: string;
+  readonly txnId: string;
+}
+
+/** One string per send transaction, for maps. */
+export function txnKeyOf(t: TxnKey): string {
+  return `${t.userId}\u0000${t.scope}\u0000${t.txnId}`;
+}
+
 /** An event ID we may look up or point at (`$…`, no control characters). */
 export function isPlausibleEventId(id: unknown): id is string {
   return typeof id === 'string' && /^\$[^\p{Cc}]+$/u.test(id) && Buffer.byteLength(id) <= 255;

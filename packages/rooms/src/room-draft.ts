@@ -11,7 +11,7 @@ import type { EventView, PDU, RoomVersion, StateKey } from '@hs/events';
 import { authEventTypesFor, buildEvent, checkLocalEvent, stateKey } from '@hs/events';
 import type { PersistItem } from './persister.ts';
 import type { ServerKey } from './deps.ts';
-import { hasNul } from './ids.ts';
+import { hasNul, txnKeyOf, type TxnKey } from './ids.ts';
 
 /** Loads current-state events of the room for the given keys (absent keys are left out). */
 export type StateLoader = (keys: ReadonlyArray<readonly [string, string]>) => Promise<Map<StateKey, EventView>>;
@@ -60,15 +60,6 @@ export interface RoomHead {
 
 /** At most this many prev_events per event; the deepest extremities are chosen. */
 export const MAX_LOCAL_PREV_EVENTS = 10;
-
-/** A client's send transaction (user, device or token scope, transaction ID). */
-export interface TxnKey {
-  readonly userId: string;
-  readonly scope: string;
-  readonly txnId: string;
-}
-
-const txnKeyOf = (t: TxnKey) => `${t.userId}\u0000${t.scope}\u0000${t.txnId}`;
 
 const NONE: unique symbol = Symbol('none');
 
