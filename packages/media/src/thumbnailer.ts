@@ -5,11 +5,23 @@
  * small file that inflates to gigapixels (a decompression bomb) is refused instead of eating memory.
  */
 import fs from 'node:fs/promises';
-import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
+import type { Metadata, OutputInfo, Sharp } from 'sharp';
 import { ANIMATED_THUMBNAIL_TYPE, type ThumbnailMethod } from './thumbnail-sizes.ts';
 
-// Operation results may stay cached, open files may not: a deleted file must not be read from cache.
-sharp.cache({ files: 0 });
+type SharpFn = (typeof import('sharp'))['default'];
+let loaded: Promise<SharpFn> | undefined;
+
+/**
+ * sharp (libvips, ~23 MB resident) is loaded on the first image, not at start-up: most processes of a
+ * fleet never make a thumbnail.
+ */
+function loadSharp(): Promise<SharpFn> {
+  return (loaded ??= import('sharp').then((m) => {
+    // Operation results may stay cached, open files may not: a deleted file must not be read from cache.
+    m.default.cache({ files: 0 });
+    return m.default;
+  }));
+}
 
 export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'gif';
 export type ImageSource = Buffer | string;
@@ -70,6 +82,7 @@ export class Thumbnailer {
   async probe(source: ImageSource): Promise<ProbeResult> {
     const format = sniffImageFormat(await readHead(source));
     if (!format) return { ok: false, reason: 'unsupported' };
+    const sharp = await loadSharp();
     let meta: Metadata;
     try {
       meta = await sharp(source, { limitInputPixels: false }).metadata();
@@ -87,13 +100,14 @@ export class Thumbnailer {
     };
   }
 
-  private open(source: ImageSource, animated: boolean): Sharp {
+  private async open(source: ImageSource, animated: boolean): Promise<Sharp> {
+    const sharp = await loadSharp();
     return sharp(source, { limitInputPixels: this.maxPixels, failOn: 'error', autoOrient: true, animated, sequentialRead: true });
   }
 
   /** Make one thumbnail. Animated output (WebP) keeps every frame and its timing. */
-  render(source: ImageSource, spec: RenderSpec): Promise<Buffer> {
-    return encode(this.open(source, spec.type === ANIMATED_THUMBNAIL_TYPE), spec);
+  async render(source: ImageSource, spec: RenderSpec): Promise<Buffer> {
+    return encode(await this.open(source, spec.type === ANIMATED_THUMBNAIL_TYPE), spec);
   }
 
   /**
@@ -109,12 +123,13 @@ export class Thumbnailer {
       const f = Math.min(1, Math.max(...statics.map((s) => Math.max(s.width / image.width, s.height / image.height))));
       const width = Math.min(image.width, Math.ceil(image.width * f) + 1);
       const height = Math.min(image.height, Math.ceil(image.height * f) + 1);
-      base = await this.open(source, false).resize(width, height, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+      base = await (await this.open(source, false)).resize(width, height, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
     }
     const out: Buffer[] = [];
     for (const spec of specs) {
       if (base && spec.type !== ANIMATED_THUMBNAIL_TYPE) {
         const { width, height, channels } = base.info;
+        const sharp = await loadSharp();
         out.push(await encode(sharp(base.data, { raw: { width, height, channels } }), spec));
       } else {
         out.push(await this.render(source, spec));
