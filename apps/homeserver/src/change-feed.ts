@@ -150,6 +150,11 @@ export class ChangeFeed {
     return () => this.invalidationListeners.delete(listener);
   }
 
+  /** Changes whenever a token this feed makes could differ (a position moved, a writer became known). */
+  get tokenVersion(): string {
+    return `${this.follower.version}:${this.instanceIds.size}`;
+  }
+
   /** The stream's position as this process has applied it, in token form (multi-writer aware). */
   token(stream: string): MultiWriterPosition {
     const positions = this.follower.positions(stream);

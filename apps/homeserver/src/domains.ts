@@ -270,17 +270,25 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
 
   // Every stream's position as this process has applied it; taken before /sync reads, so nothing is skipped.
   const position = (stream: string) => ctx.feed.token(stream);
-  const currentToken = (): SyncToken => ({
-    ...emptySyncToken(),
-    events: position('events'),
-    presence: position('presence'),
-    typing: positionOf(typing.position),
-    receipts: position('receipts'),
-    account_data: position('account_data'),
-    push_rules: position('push_rules'),
-    to_device: position('to_device'),
-    device_lists: position('device_lists'),
-  });
+  // Built once per change of any position (every /sync asks several times; most see no change between).
+  let latest: { version: string; typing: number; token: SyncToken } | undefined;
+  const currentToken = (): SyncToken => {
+    const version = ctx.feed.tokenVersion;
+    if (latest && latest.version === version && latest.typing === typing.position) return latest.token;
+    const token: SyncToken = {
+      ...emptySyncToken(),
+      events: position('events'),
+      presence: position('presence'),
+      typing: positionOf(typing.position),
+      receipts: position('receipts'),
+      account_data: position('account_data'),
+      push_rules: position('push_rules'),
+      to_device: position('to_device'),
+      device_lists: position('device_lists'),
+    };
+    latest = { version, typing: typing.position, token };
+    return token;
+  };
 
   const handlers = new Map<string, Handler>([
     ...accounts,

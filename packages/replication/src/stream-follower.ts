@@ -114,6 +114,7 @@ export class StreamFollower {
   private readonly retryMaxMs: number;
   private readonly catchUpAfterMs: number;
   private readonly streams = new Map<string, StreamState>();
+  private versionValue = 0;
   private readonly advanceHandlers = new Set<AdvanceHandler>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly sleepers = new Set<() => void>();
@@ -127,8 +128,14 @@ export class StreamFollower {
     this.catchUpAfterMs = options.catchUpAfterMs ?? 1_000;
   }
 
+  /** Changes whenever any applied position (or the set of writers) changes: a cheap "did anything move?". */
+  get version(): number {
+    return this.versionValue;
+  }
+
   registerStream(reg: StreamRegistration): void {
     if (this.streams.has(reg.stream)) throw new Error(`stream ${reg.stream} is already registered`);
+    this.versionValue++;
     const writers = new Map<string, WriterState>();
     const initial = reg.positions === undefined ? [] : isIterable(reg.positions) ? reg.positions : Object.entries(reg.positions);
     for (const [writer, pos] of initial) {
@@ -402,6 +409,7 @@ export class StreamFollower {
 
   private advanced(s: StreamState, writer: string, w: WriterState, position: number): void {
     w.applied = position;
+    this.versionValue++;
     const stream = s.reg.stream;
     this.metrics.streamPosition.set({ stream, writer }, position);
     this.metrics.streamLag.set({ stream, writer }, Math.max(0, w.announced - position));

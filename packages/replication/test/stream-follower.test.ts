@@ -56,6 +56,22 @@ describe('StreamFollower', () => {
     assert.ok(applied.batches.every((b) => !b.fetched));
   });
 
+  test('version moves with every applied position, and only then', async () => {
+    const { source, follower } = setup();
+    const v0 = follower.version;
+    follower.handleCommand(rdata(source, 'w', 0, 1));
+    await follower.idle();
+    const v1 = follower.version;
+    assert.ok(v1 > v0, 'an applied batch moves it');
+    follower.handleCommand(rdata(source, 'w', 0, 1));
+    await follower.idle();
+    assert.equal(follower.version, v1, 'a duplicate does not');
+    follower.handleCommand(position('w', 1, 3));
+    await follower.idle();
+    assert.ok(follower.version > v1, 'a POSITION that advances moves it');
+    assert.deepEqual([...follower.positions('s')], [['w', 3]]);
+  });
+
   test('ignores duplicates', async () => {
     const { source, applied, follower } = setup();
     const c1 = rdata(source, 'w', 0, 1);
