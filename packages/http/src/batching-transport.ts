@@ -59,10 +59,8 @@ export class BatchingTransport extends TransportStream {
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.pending.length === 0) return this.writing;
-    const data = this.pending.join('');
-    this.pending = [];
-    this.pendingBytes = 0;
+    const data = this.take();
+    if (data === undefined) return this.writing;
     this.writing = this.writing.then(
       () =>
         new Promise<void>((resolve) => {
@@ -83,11 +81,19 @@ export class BatchingTransport extends TransportStream {
     });
   }
 
-  /** At exit: write what is pending synchronously. */
-  flushSync(): void {
-    if (this.pending.length === 0) return;
+  /** The pending lines as one string (undefined: none), now no longer pending. */
+  private take(): string | undefined {
+    if (this.pending.length === 0) return undefined;
     const data = this.pending.join('');
     this.pending = [];
+    this.pendingBytes = 0;
+    return data;
+  }
+
+  /** At exit: write what is pending synchronously. */
+  flushSync(): void {
+    const data = this.take();
+    if (data === undefined) return;
     try {
       fs.writeSync(this.fd, data);
     } catch {

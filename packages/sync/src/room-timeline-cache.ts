@@ -61,7 +61,7 @@ export class RoomTimelineCache {
   private coveredTo = 0;
   private wanted = 0;
   private loading: Promise<void> | undefined;
-  /** Rooms answered from memory, and rooms left to Postgres (for metrics and tests). */
+  /** Lookups answered from memory, and those left to Postgres (tests read them). */
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(store: EventStore, opts: RoomTimelineCacheOptions = {}) {
