@@ -14,6 +14,7 @@ import { createEphemeralHandlers } from '@hs/ephemeral';
 import { createMediaHandlers } from '@hs/media';
 import {
   computePushActions,
+  planPushActions,
   createPushHandlers,
   createPushNotificationHandlers,
   getPushRulesAccountData,
@@ -154,6 +155,11 @@ export async function createDomains(ctx: DomainContext): Promise<Domains> {
     // Push actions are computed right after each commit, before /sync is woken, so counts are ready.
     onPersisted: async (events) => {
       await computePushActions(pushActionsDeps, events);
+    },
+    // Message-only batches: decided while they are written, committed with them.
+    deriveWithCommit: async (events) => {
+      const plan = await planPushActions(pushActionsDeps, events);
+      return (tx, streamOrderings) => plan.write(tx, streamOrderings).statements;
     },
   };
   const rooms = createRoomsService(roomsDeps);

@@ -1,5 +1,6 @@
 /**
- * A small per-process cache of resolved access tokens, so most requests cost no database round trip.
+ * A small per-process cache of resolved access tokens (keyed by the token as presented), so most
+ * requests cost no database round trip and no hashing.
  * Entries live a few seconds; logout, device deletion, password changes and deactivation drop a
  * user's entries at once on this process, and listeners (the process wiring) tell the other processes
  * over replication. The TTL bounds what a lost invalidation can cost.
@@ -18,7 +19,7 @@ export const TOKEN_CACHE_TTL_MS = 10_000;
 const MAX_ENTRIES = 50_000;
 
 export class TokenCache {
-  private readonly byHash = new Map<string, CachedToken>();
+  private readonly byToken = new Map<string, CachedToken>();
   private readonly byUser = new Map<string, Set<string>>();
   private readonly listeners = new Set<(userId: string) => void>();
 
@@ -28,26 +29,26 @@ export class TokenCache {
     return () => this.listeners.delete(listener);
   }
 
-  get(hash: string, now: number): CachedToken | undefined {
-    const hit = this.byHash.get(hash);
+  get(token: string, now: number): CachedToken | undefined {
+    const hit = this.byToken.get(token);
     if (!hit) return undefined;
     if (now - hit.fetchedAt > TOKEN_CACHE_TTL_MS || now < hit.fetchedAt) {
-      this.delete(hash, hit.userId);
+      this.delete(token, hit.userId);
       return undefined;
     }
     return hit;
   }
 
-  set(hash: string, entry: CachedToken): void {
-    if (this.byHash.size >= MAX_ENTRIES) {
+  set(token: string, entry: CachedToken): void {
+    if (this.byToken.size >= MAX_ENTRIES) {
       // Maps iterate in insertion order: drop the oldest entry.
-      const oldest = this.byHash.entries().next().value;
+      const oldest = this.byToken.entries().next().value;
       if (oldest) this.delete(oldest[0], oldest[1].userId);
     }
-    this.byHash.set(hash, entry);
-    let hashes = this.byUser.get(entry.userId);
-    if (!hashes) this.byUser.set(entry.userId, (hashes = new Set()));
-    hashes.add(hash);
+    this.byToken.set(token, entry);
+    let tokens = this.byUser.get(entry.userId);
+    if (!tokens) this.byUser.set(entry.userId, (tokens = new Set()));
+    tokens.add(token);
   }
 
   /** Forget every token of a user (after any change that revokes tokens or changes the user). */
@@ -58,20 +59,20 @@ export class TokenCache {
 
   /** Forget a user's tokens because another process revoked them (nobody else is told). */
   forgetUser(userId: string): void {
-    for (const hash of this.byUser.get(userId) ?? []) this.byHash.delete(hash);
+    for (const token of this.byUser.get(userId) ?? []) this.byToken.delete(token);
     this.byUser.delete(userId);
   }
 
   clear(): void {
-    this.byHash.clear();
+    this.byToken.clear();
     this.byUser.clear();
   }
 
-  private delete(hash: string, userId: string): void {
-    this.byHash.delete(hash);
-    const hashes = this.byUser.get(userId);
-    hashes?.delete(hash);
-    if (hashes?.size === 0) this.byUser.delete(userId);
+  private delete(token: string, userId: string): void {
+    this.byToken.delete(token);
+    const tokens = this.byUser.get(userId);
+    tokens?.delete(token);
+    if (tokens?.size === 0) this.byUser.delete(userId);
   }
 }
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import TransportStream from 'winston-transport';
 
 /** Where winston's formats leave the finished line (triple-beam's MESSAGE). */
-const MESSAGE = Symbol.for('message');
+export const MESSAGE = Symbol.for('message');
 
 export interface BatchingTransportOptions {
   /** Append to this file; without it, standard output. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createLogger } from '../src/logging.ts';
+import { createLogger, LocalClockText } from '../src/logging.ts';
 
 async function logTo(format: 'text' | 'json'): Promise<string> {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hs-log-')), 'out.log');
@@ -48,4 +48,15 @@ test('log lines are batched: info waits for the flush, a warning takes everythin
   await new Promise((r) => setTimeout(r, 250));
   assert.match(fs.readFileSync(file, 'utf8'), /later\n$/, 'written within the flush period');
   log.end();
+});
+
+test('the cached clock text is the local time of every instant, across seconds and days', () => {
+  const clock = new LocalClockText();
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const start = new Date(2026, 11, 31, 23, 59, 58, 990).getTime();
+  for (const ms of [start, start + 5, start + 9, start + 10, start + 11, start + 1000, start + 1999, start + 2010, start + 86_400_123, start - 1]) {
+    const d = new Date(ms);
+    const want = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+    assert.equal(clock.format(ms), want);
+  }
 });

@@ -21,7 +21,7 @@ import type { Logger } from '@hs/core';
 import { isJsonObject } from '@hs/core';
 import type { PDU } from '@hs/events';
 import { serverOf } from '@hs/rooms';
-import type { Sql } from '@hs/storage';
+import type { Sql, Statement } from '@hs/storage';
 import { serverDefaultPushRules } from './default-push-rules.ts';
 import { evaluatePushRules, type PushEvaluation, type PushEvent } from './evaluate-push-rules.ts';
 import { MAIN_THREAD_ID, relationForThread, threadRootsOf } from './event-threads.ts';
@@ -138,13 +138,21 @@ class Rows {
   }
 }
 
-/** Group each event's outcomes by their actions: one row per distinct outcome, recipients as a bitmap. */
-function toRows(outcomes: readonly Outcome[], numbers: ReadonlyMap<string, ReadonlyMap<string, number>>): Rows {
+/**
+ * Group each event's outcomes by their actions: one row per distinct outcome, recipients as a bitmap.
+ * With `streamOrderings`, events get their position from it, and those it lacks are left out.
+ */
+function toRows(outcomes: readonly Outcome[], numbers: ReadonlyMap<string, ReadonlyMap<string, number>>, streamOrderings?: ReadonlyMap<string, number>): Rows {
   const rows = new Rows();
   let i = 0;
   while (i < outcomes.length) {
     const first = outcomes[i] as Outcome;
     const e = first.event;
+    const stream = streamOrderings ? streamOrderings.get(e.eventId) : e.streamOrdering;
+    if (stream === undefined) {
+      while (i < outcomes.length && (outcomes[i] as Outcome).event === e) i++;
+      continue;
+    }
     const groups = new Map<PushEvaluation, number[]>();
     let maxBit = 0;
     for (; i < outcomes.length && (outcomes[i] as Outcome).event === e; i++) {
@@ -167,7 +175,7 @@ function toRows(outcomes: readonly Outcome[], numbers: ReadonlyMap<string, Reado
     let outcome = 0;
     for (const [json, g] of byJson) {
       rows.room.push(e.roomId);
-      rows.stream.push(e.streamOrdering);
+      rows.stream.push(stream);
       rows.outcome.push(outcome++);
       rows.topo.push(e.pdu.depth);
       rows.event.push(e.eventId);
@@ -195,14 +203,39 @@ export interface PushActionsResult {
   readonly notified: number;
 }
 
+/** The push actions of some events, decided; `statements` writes them. */
+export interface PushActionsPlan {
+  readonly notified: number;
+  /**
+   * The statements storing the plan (not sent yet), on `sql` — a transaction's, to commit them with
+   * the events —, and how many rows they insert. `streamOrderings`: the events' final positions when
+   * the plan was made before they were known; events missing from it are left out.
+   */
+  write(sql: Sql, streamOrderings?: ReadonlyMap<string, number>): { readonly statements: Statement[]; readonly rows: number };
+}
+
+const NOTHING: PushActionsPlan = { notified: 0, write: () => ({ statements: [], rows: 0 }) };
+
 /**
  * Compute and store the push actions of `events` (any rooms, any order; outliers and rejected events
  * are skipped). Idempotent: rows already stored are left alone.
  */
 export async function computePushActions(deps: PushActionsDeps, events: readonly PushableEvent[]): Promise<PushActionsResult> {
+  const plan = await planPushActions(deps, events);
+  const { statements, rows } = plan.write(deps.sql);
+  await Promise.all(statements);
+  return { rows, notified: plan.notified };
+}
+
+/**
+ * Decide the push actions of `events` against the rooms' current state, without writing them. Events
+ * may carry provisional stream orderings (in their final order) when the plan is made before the
+ * events are committed, for events that change no room state.
+ */
+export async function planPushActions(deps: PushActionsDeps, events: readonly PushableEvent[]): Promise<PushActionsPlan> {
   const { sql, serverName } = deps;
   const live = events.filter((e) => e.outlier !== true && e.rejected !== true);
-  if (live.length === 0) return { rows: 0, notified: 0 };
+  if (live.length === 0) return NOTHING;
 
   // Round trip 1: room states (re-read only where they changed), memberships the batch's member
   // events replaced, threads of related events, and which users changed their push rules.
@@ -228,7 +261,7 @@ export async function computePushActions(deps: PushActionsDeps, events: readonly
   for (const e of live) {
     if (isMemberEvent(e) && serverOf(e.pdu.state_key as string) === serverName) users.add(e.pdu.state_key as string);
   }
-  if (users.size === 0) return { rows: 0, notified: 0 };
+  if (users.size === 0) return NOTHING;
   const userList = [...users];
 
   // Usually no round trip: rules of users not checked lately; ignore lists.
@@ -256,28 +289,32 @@ export async function computePushActions(deps: PushActionsDeps, events: readonly
     if (!set) wanted.set(o.event.roomId, (set = new Set()));
     set.add(o.userId);
   }
-  const rows = toRows(outcomes, outcomes.length > 0 ? await memberIndexFor(deps).numbersFor(sql, wanted) : new Map());
-
+  const numbers = outcomes.length > 0 ? await memberIndexFor(deps).numbersFor(sql, wanted) : new Map<string, ReadonlyMap<string, number>>();
   const redactions = live.filter((e) => e.pdu.type === 'm.room.redaction').map((e) => e.eventId);
-  const writes: Promise<unknown>[] = [];
-  if (rows.length > 0) {
-    writes.push(sql`
-      INSERT INTO event_push_actions
-        (room_id, stream_ordering, outcome, topological_ordering, event_id, thread_id, notif, highlight, actions, recipients)
-      SELECT * FROM unnest(${rows.room}::text[], ${rows.stream}::bigint[], ${rows.outcome}::smallint[], ${rows.topo}::bigint[],
-                           ${rows.event}::text[], ${rows.thread}::text[], ${rows.notif}::text[]::boolean[],
-                           ${rows.highlight}::text[]::boolean[], ${rows.actions}::text[], ${rows.recipients}::text[]::bytea[])
-      ON CONFLICT DO NOTHING`);
-  }
-  if (redactions.length > 0) {
-    // A redaction that applies (the persister recorded it) takes its target's notifications away.
-    writes.push(sql`
-      DELETE FROM event_push_actions a USING redactions r, events e
-       WHERE r.event_id = ANY(${redactions}) AND e.event_id = r.redacts
-         AND a.room_id = e.room_id AND a.stream_ordering = e.stream_ordering`);
-  }
-  await Promise.all(writes);
-  return { rows: rows.length, notified: outcomes.length };
+  return {
+    notified: outcomes.length,
+    write(db, streamOrderings) {
+      const rows = toRows(outcomes, numbers, streamOrderings);
+      const writes: Statement[] = [];
+      if (rows.length > 0) {
+        writes.push(db`
+          INSERT INTO event_push_actions
+            (room_id, stream_ordering, outcome, topological_ordering, event_id, thread_id, notif, highlight, actions, recipients)
+          SELECT * FROM unnest(${rows.room}::text[], ${rows.stream}::bigint[], ${rows.outcome}::smallint[], ${rows.topo}::bigint[],
+                               ${rows.event}::text[], ${rows.thread}::text[], ${rows.notif}::text[]::boolean[],
+                               ${rows.highlight}::text[]::boolean[], ${rows.actions}::text[], ${rows.recipients}::text[]::bytea[])
+          ON CONFLICT DO NOTHING`);
+      }
+      if (redactions.length > 0) {
+        // A redaction that applies (the persister recorded it) takes its target's notifications away.
+        writes.push(db`
+          DELETE FROM event_push_actions a USING redactions r, events e
+           WHERE r.event_id = ANY(${redactions}) AND e.event_id = r.redacts
+             AND a.room_id = e.room_id AND a.stream_ordering = e.stream_ordering`);
+      }
+      return { statements: writes, rows: rows.length };
+    },
+  };
 }
 
 /**

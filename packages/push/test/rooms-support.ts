@@ -12,6 +12,7 @@ import { StreamWriter } from '@hs/storage';
 import { createTestDatabase, type TestDatabase } from '@hs/storage/testing';
 import {
   computePushActions,
+  planPushActions,
   createLocalPushRulesUpdater,
   createPushNotificationHandlers,
   getPushActionsForEvent,
@@ -73,6 +74,12 @@ export async function startRoomsEnv(): Promise<RoomsEnv> {
     log: { ...log, error: (msg: string, f?: Record<string, unknown>) => void hookErrors.push(`${msg} ${JSON.stringify(f)}`) },
     onPersisted: async (events: readonly NewlyPersistedEvent[]) => {
       if (env.hook) await computePushActions(actionsDeps, events);
+    },
+    // As the homeserver does: message-only batches commit their push actions with them.
+    deriveWithCommit: async (events: readonly NewlyPersistedEvent[]) => {
+      if (!env.hook) return () => [];
+      const plan = await planPushActions(actionsDeps, events);
+      return (tx, orderings) => plan.write(tx, orderings).statements;
     },
   });
   const rooms = new RoomsService({

@@ -1,6 +1,6 @@
 import type { Logger, NotifyFn } from '@hs/core';
 import type { Sql, StreamWriter } from '@hs/storage';
-import type { EventPersister, NewlyPersistedEvent } from './persister.ts';
+import type { DerivedWrites, EventPersister, NewlyPersistedEvent } from './persister.ts';
 
 /** The server's event signing key. */
 export interface ServerKey {
@@ -28,6 +28,8 @@ export interface RoomsDeps {
   getProfile(userId: string): Promise<MemberProfile>;
   /** Runs after each commit of the local persister, before its notify (push actions, counts). */
   readonly onPersisted?: (events: readonly NewlyPersistedEvent[]) => Promise<void> | void;
+  /** See `LocalPersisterOptions.deriveWithCommit`: the same derivation, committed with message-only batches. */
+  readonly deriveWithCommit?: (events: readonly NewlyPersistedEvent[]) => Promise<DerivedWrites>;
   /** Swap in another persister (tests). Default: persist locally, routed by `routePersist` when given. */
   readonly persister?: EventPersister;
   /**

@@ -13,8 +13,8 @@ import { MatrixError, errors } from '@hs/core';
 import type { RoomVersion, StateKey, EventView } from '@hs/events';
 import { getRoomVersion, stateKey } from '@hs/events';
 import type { EventStore } from './event-store.ts';
-import type { EventPersister, PersistResult } from './persister.ts';
-import { StaleExtremitiesError } from './persister.ts';
+import type { EventPersister, PersistItem, PersistResult } from './persister.ts';
+import { changesRoom, StaleExtremitiesError } from './persister.ts';
 import type { TxnKey } from './ids.ts';
 import type { RoomHead } from './room-draft.ts';
 import { RoomDraft } from './room-draft.ts';
@@ -51,6 +51,16 @@ function retryable(e: unknown): boolean {
   return e instanceof StaleExtremitiesError || (e as { code?: unknown })?.code === '23505';
 }
 
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+function settle(batch: readonly Pending[], outcomes: readonly Outcome[]): void {
+  batch.forEach((p, i) => {
+    const o = outcomes[i];
+    if (o?.ok) p.resolve(o.value);
+    else p.reject(o?.error);
+  });
+}
+
 export class EventCreator {
   private readonly opts: EventCreatorOptions;
   private readonly queues = new Map<string, Pending[]>();
@@ -63,7 +73,9 @@ export class EventCreator {
    * refuses our batch, and the retry reads afresh.
    */
   private readonly heads = new WeightedLru<string, RoomHead>(200_000, (h) => h.known.size + 1);
-  /** Called after each batch commits (tests and metrics). */
+  /** Per room, the end of its last batch's persist (after the commit: push actions, notification). */
+  private readonly settling = new Map<string, Promise<void>>();
+  /** Called after each batch is persisted and announced (tests and metrics). */
   onPersisted: ((result: PersistResult) => void) | undefined;
 
   constructor(opts: EventCreatorOptions) {
@@ -129,7 +141,7 @@ export class EventCreator {
           return;
         }
       }
-      const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+      const outcomes: Outcome[] = [];
       for (const p of batch) {
         const mark = draft.checkpoint();
         try {
@@ -142,11 +154,24 @@ export class EventCreator {
       if (draft.items.length > 0) {
         const roomId = draft.roomId;
         try {
-          const result = await this.opts.persister.persist(draft.items);
+          // State changes and redactions wait until what follows the room's previous commit is done:
+          // its push actions are computed against the room's current state.
+          if (draft.items.some(changesRoom)) await this.settling.get(roomId);
+          const { done } = await this.persistUntilCommitted(draft.items);
           // A redaction may prune a state event the head holds: read the room afresh next time.
           if (draft.items.some((i) => i.pdu.type === 'm.room.redaction')) this.heads.delete(roomId);
           else this.heads.set(roomId, draft.head());
-          this.onPersisted?.(result);
+          // Committed: the room's next batch may go ahead; the senders hear once the events are announced.
+          const settled = done.then(
+            (result) => this.onPersisted?.(result),
+            (e: unknown) => this.opts.log.error('after committing events', { room_id: roomId, error: String(e) }),
+          );
+          this.settling.set(roomId, settled);
+          void settled.then(() => {
+            if (this.settling.get(roomId) === settled) this.settling.delete(roomId);
+            settle(batch, outcomes);
+          });
+          return;
         } catch (e) {
           this.heads.delete(roomId);
           if (retryable(e) && attempt < MAX_ATTEMPTS) {
@@ -162,13 +187,21 @@ export class EventCreator {
           return;
         }
       }
-      batch.forEach((p, i) => {
-        const o = outcomes[i];
-        if (o?.ok) p.resolve(o.value);
-        else p.reject(o?.error);
-      });
+      settle(batch, outcomes);
       return;
     }
+  }
+
+  /**
+   * Persist, resolving once the events are committed (or, with a persister that cannot tell, once it
+   * is done) with the whole persist; rejects if it fails before the commit.
+   */
+  private persistUntilCommitted(items: readonly PersistItem[]): Promise<{ done: Promise<PersistResult> }> {
+    return new Promise((resolve, reject) => {
+      // Wrapped: resolving with the promise itself would wait for it.
+      const done: Promise<PersistResult> = this.opts.persister.persist(items, { onCommitted: () => resolve({ done }) });
+      done.then(() => resolve({ done }), reject);
+    });
   }
 
   /** From the cached head, or the room's version and forward extremities in one query; 404 for a room we do not know. */

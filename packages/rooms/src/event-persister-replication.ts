@@ -12,7 +12,7 @@ import type { JsonObject, JsonValue } from '@hs/core';
 import { MatrixError, errors, isJsonObject } from '@hs/core';
 import type { PDU } from '@hs/events';
 import { pickInstance, type ReplicationCaller, type ReplicationEndpointRegistry } from '@hs/replication';
-import type { EventPersister, PersistItem, PersistResult } from './persister.ts';
+import type { EventPersister, PersistItem, PersistOptions, PersistResult } from './persister.ts';
 import { StaleExtremitiesError } from './persister.ts';
 
 const ENDPOINT = 'events_persist';
@@ -100,7 +100,7 @@ export class RoutedEventPersister implements EventPersister {
     return pickInstance(roomId, this.opts.writers);
   }
 
-  async persist(items: readonly PersistItem[]): Promise<PersistResult> {
+  async persist(items: readonly PersistItem[], opts: PersistOptions = {}): Promise<PersistResult> {
     if (items.length === 0) return { events: [], position: 0 };
     const byRoom = new Map<string, PersistItem[]>();
     for (const item of items) {
@@ -108,7 +108,7 @@ export class RoutedEventPersister implements EventPersister {
       if (!list) byRoom.set(item.roomId, (list = []));
       list.push(item);
     }
-    if (byRoom.size === 1) return this.persistRoom(items[0]!.roomId, items);
+    if (byRoom.size === 1) return this.persistRoom(items[0]!.roomId, items, opts);
     // Several rooms (rare: the creator batches per room): one call each, results in input order.
     const results = new Map<string, PersistResult>();
     for (const [roomId, list] of byRoom) results.set(roomId, await this.persistRoom(roomId, list));
@@ -121,10 +121,11 @@ export class RoutedEventPersister implements EventPersister {
     return { events, position: Math.max(...[...results.values()].map((r) => r.position)) };
   }
 
-  private async persistRoom(roomId: string, items: readonly PersistItem[]): Promise<PersistResult> {
+  /** `opts` reach a local persister only (a remote one answers once it is done). */
+  private async persistRoom(roomId: string, items: readonly PersistItem[], opts: PersistOptions = {}): Promise<PersistResult> {
     const instance = this.writerFor(roomId);
     const local = this.opts.local;
-    if (local && local.instance === instance) return local.persister.persist(items);
+    if (local && local.instance === instance) return local.persister.persist(items, opts);
     let result: PersistResult;
     try {
       result = await this.opts.client.call<JsonObject>(instance, ENDPOINT, [roomId], { items: items as unknown as JsonValue }) as unknown as PersistResult;

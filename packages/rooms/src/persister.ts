@@ -11,7 +11,8 @@ import type { JsonObject, Logger, NotifyFn } from '@hs/core';
 import { canonicalJson, isJsonObject } from '@hs/core';
 import type { PDU, StateKey, StateMap } from '@hs/events';
 import { getRoomVersion, redactsOf, referenceEventId, stateKey } from '@hs/events';
-import type { Sql, StreamWriter, TransactionSql } from '@hs/storage';
+import type { CommitWith, ReservedSql, Sql, Statement, StreamWriter } from '@hs/storage';
+import { pipelinedTransaction } from '@hs/storage';
 import type { StateStore } from './state-store.ts';
 import { hasNul, serverOf } from './ids.ts';
 import { relationOf } from './relations.ts';
@@ -56,8 +57,17 @@ export interface PersistResult {
   readonly position: number;
 }
 
+export interface PersistOptions {
+  /**
+   * Called once the events are committed, before what follows the commit (push actions, the
+   * notification) is done: the room's next batch may be built and persisted from then on.
+   * Persisters that cannot tell do not call it; the caller then waits for `persist` to resolve.
+   */
+  readonly onCommitted?: () => void;
+}
+
 export interface EventPersister {
-  persist(items: readonly PersistItem[]): Promise<PersistResult>;
+  persist(items: readonly PersistItem[], opts?: PersistOptions): Promise<PersistResult>;
 }
 
 /**
@@ -103,6 +113,22 @@ export interface LocalPersisterOptions {
    * never thrown, since the events are committed by then.
    */
   readonly onPersisted?: (events: readonly NewlyPersistedEvent[]) => Promise<void> | void;
+  /**
+   * For batches that change no room state (messages): what `onPersisted` would derive, decided while
+   * the batch is written — nothing in it can change the outcome — and committed with it, so the
+   * stream IDs are released at the commit instead of after more round trips. Called with the events
+   * in their final order but provisional stream orderings; the returned function gets the real ones
+   * (duplicates left out) and the transaction. Those batches skip `onPersisted`.
+   */
+  readonly deriveWithCommit?: (events: readonly NewlyPersistedEvent[]) => Promise<DerivedWrites>;
+}
+
+/** Statements to commit with a batch, given its transaction and its events' stream orderings. */
+export type DerivedWrites = (tx: Sql, streamOrderings: ReadonlyMap<string, number>) => Statement[];
+
+/** Events that change their room's state or history: what is derived from later ones may depend on them. */
+export function changesRoom(item: PersistItem): boolean {
+  return typeof item.pdu.state_key === 'string' || item.pdu.type === 'm.room.redaction';
 }
 
 /** Namespace of the per-room advisory locks taken while persisting. */
@@ -135,16 +161,17 @@ function splitKey(k: StateKey): [string, string] {
   return [k.slice(0, i), k.slice(i + 1)];
 }
 
-async function insertRows(tx: TransactionSql, table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
-  if (rows.length === 0) return;
+/** INSERT statements for `rows` (none when empty), in chunks within the protocol's parameter limit. */
+function insertRows(tx: Sql, table: string, rows: readonly Record<string, unknown>[]): Statement[] {
+  if (rows.length === 0) return [];
   const cols = Object.keys(rows[0] as object).length;
   const per = Math.max(1, Math.floor(MAX_PARAMS / cols));
-  const queries: Promise<unknown>[] = [];
+  const queries: Statement[] = [];
   for (let i = 0; i < rows.length; i += per) {
     const chunk = rows.slice(i, i + per) as Record<string, unknown>[];
     queries.push(tx`INSERT INTO ${tx(table)} ${tx(chunk as never)}`);
   }
-  await Promise.all(queries);
+  return queries;
 }
 
 export class LocalEventPersister implements EventPersister {
@@ -158,27 +185,57 @@ export class LocalEventPersister implements EventPersister {
     this.clock = opts.clock ?? Date.now;
   }
 
-  async persist(items: readonly PersistItem[]): Promise<PersistResult> {
+  /** Per room, the post-commit work of its last batch: the next batch's waits for it, so rooms hear in order. */
+  private readonly afterCommit = new Map<string, Promise<void>>();
+
+  async persist(items: readonly PersistItem[], opts: PersistOptions = {}): Promise<PersistResult> {
     if (items.length === 0) return { events: [], position: this.opts.writer.position };
     const { writer, sql } = this.opts;
-    const result = await writer.withIds(items.length, async (ids) => {
-      let newGroups: NewGroup[] = [];
-      const out = await sql.begin(async (tx) => {
-        const written = await this.write(tx, items, ids);
-        newGroups = written.groups;
-        return written;
+    // The stream IDs are asked for on the transaction's connection, with BEGIN and the first reads.
+    let ids: number[] | undefined;
+    const derive = this.opts.deriveWithCommit && !items.some(changesRoom) ? this.deriveEarly(items, this.opts.deriveWithCommit) : undefined;
+    try {
+      const out = await pipelinedTransaction(sql, (tx, commit) => {
+        const allocated = writer.allocate(items.length, tx).then((a) => (ids = a));
+        return this.write(tx, commit, items, allocated, derive);
       });
-      this.rememberGroups(newGroups);
+      this.rememberGroups(out.groups);
       for (const e of out.events) if (!e.duplicate && e.stateGroup !== undefined) this.opts.state.rememberEvent(e.eventId, e.stateGroup);
       // Committed, IDs still held: derive what /sync shows with the events, then announce them. The
       // notification goes out with the IDs, so nobody is woken before the stream includes them.
       if (out.events.some((e) => !e.duplicate)) {
-        await this.runOnPersisted(items, out.events, out.replaced);
-        this.announce(items, out.position);
-      }
-      return out;
-    });
-    return { events: result.events, position: result.position };
+        await this.afterCommitInOrder(items, opts, async () => {
+          if (!derive) await this.runOnPersisted(items, out.events, out.replaced);
+          this.announce(items, out.position);
+        });
+      } else opts.onCommitted?.();
+      return { events: out.events, position: out.position };
+    } catch (e) {
+      if (ids) writer.failed(ids, e);
+      throw e;
+    } finally {
+      if (ids) writer.finish(ids);
+    }
+  }
+
+  /**
+   * Run a batch's post-commit work after that of the previous batch of each of its rooms (the caller
+   * may have started the next batch as soon as this one committed).
+   */
+  private async afterCommitInOrder(items: readonly PersistItem[], opts: PersistOptions, work: () => Promise<void>): Promise<void> {
+    const rooms = [...new Set(items.map((i) => i.roomId))];
+    const previous = rooms.flatMap((r) => this.afterCommit.get(r) ?? []);
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    for (const r of rooms) this.afterCommit.set(r, mine);
+    opts.onCommitted?.();
+    try {
+      if (previous.length > 0) await Promise.all(previous);
+      await work();
+    } finally {
+      release();
+      for (const r of rooms) if (this.afterCommit.get(r) === mine) this.afterCommit.delete(r);
+    }
   }
 
   private announce(items: readonly PersistItem[], position: number): void {
@@ -193,6 +250,23 @@ export class LocalEventPersister implements EventPersister {
     } catch (e) {
       this.opts.log.error('events notifier failed', { error: String(e) });
     }
+  }
+
+  /** Start deriving from a batch before its stream orderings exist (positions in the batch stand in). */
+  private deriveEarly(items: readonly PersistItem[], derive: NonNullable<LocalPersisterOptions['deriveWithCommit']>): Promise<DerivedWrites> {
+    const events = items.map((item, i) => ({
+      eventId: item.eventId,
+      roomId: item.roomId,
+      pdu: item.pdu,
+      streamOrdering: i,
+      outlier: item.outlier === true,
+      rejected: item.rejectedReason !== undefined,
+      replacesState: undefined,
+    }));
+    const pending = derive(events);
+    // Awaited inside the transaction, which may fail first.
+    pending.catch(() => {});
+    return pending;
   }
 
   private async runOnPersisted(items: readonly PersistItem[], events: readonly PersistedEvent[], replaced: ReadonlyMap<string, string>): Promise<void> {
@@ -239,9 +313,11 @@ export class LocalEventPersister implements EventPersister {
   }
 
   private async write(
-    tx: TransactionSql,
+    tx: ReservedSql,
+    commit: CommitWith,
     items: readonly PersistItem[],
-    ids: readonly number[],
+    allocated: Promise<readonly number[]>,
+    derive: Promise<DerivedWrites> | undefined,
   ): Promise<{ events: PersistedEvent[]; position: number; groups: NewGroup[]; replaced: Map<string, string> }> {
     const now = this.clock();
     const instance = this.opts.writer.instanceName;
@@ -250,12 +326,16 @@ export class LocalEventPersister implements EventPersister {
     const inBatch = new Set(items.map((i) => i.eventId));
     const prevIds = [...new Set(items.flatMap((i) => (i.pdu.prev_events ?? []).map(referenceEventId)))].filter((id) => !inBatch.has(id));
     const stateItems = items.filter((i) => typeof i.pdu.state_key === 'string' && !i.outlier && i.rejectedReason === undefined).length;
-    // One pipelined round trip: lock the rooms (sorted, so writers cannot deadlock), then read their
-    // extremities, which events already exist, the state after the prev events, and group IDs.
-    const [, extRows, existRows, prevGroups, idRows] = await Promise.all([
-      Promise.all(roomIds.map((room) => tx`SELECT pg_advisory_xact_lock(${ROOM_LOCK_NAMESPACE}, hashtext(${room}))`)),
+    // One pipelined round trip (with BEGIN and the stream IDs): lock the rooms (sorted, so writers
+    // cannot deadlock), then read their extremities, which events already exist, the state after the
+    // prev events, and group IDs.
+    // The locks are executed first: the reads behind them must see what the previous holder committed.
+    const locks = roomIds.map((room) => tx`SELECT pg_advisory_xact_lock(${ROOM_LOCK_NAMESPACE}, hashtext(${room}))`.execute());
+    const [ids, , extRows, existRows, prevGroups, idRows] = await Promise.all([
+      allocated,
+      Promise.all(locks),
       tx<{ room_id: string; event_id: string }[]>`
-        SELECT room_id, event_id FROM event_forward_extremities WHERE room_id = ANY(${roomIds}::text[])`,
+        SELECT room_id, event_id FROM event_forward_extremities WHERE room_id = ANY(${roomIds}::text[])`.execute(),
       // A primary-key probe per ID whatever the statistics (a plan made while the table was small
       // would otherwise scan it).
       tx<{ event_id: string }[]>`
@@ -448,19 +528,19 @@ export class LocalEventPersister implements EventPersister {
     }
 
     // Every write below is independent (no foreign keys): issue them all, pipelined, in one go.
-    const writes: Promise<unknown>[] = [
-      insertRows(tx, 'rooms', roomRows),
-      insertRows(tx, 'events', eventRows),
-      insertRows(tx, 'event_edges', edgeRows),
-      insertRows(tx, 'state_groups', groupRows),
-      insertRows(tx, 'state_group_edges', groupEdgeRows),
-      insertRows(tx, 'state_groups_state', groupStateRows),
-      insertRows(tx, 'event_to_state_groups', toGroupRows),
-      insertRows(tx, 'room_memberships', memberRows),
-      insertRows(tx, 'event_relations', relationRows),
-      insertRows(tx, 'redactions', redactionRows),
-      insertRows(tx, 'event_txn_id', txnRows),
-      insertRows(tx, 'current_state_delta_stream', deltaRows),
+    const writes: Statement[] = [
+      ...insertRows(tx, 'rooms', roomRows),
+      ...insertRows(tx, 'events', eventRows),
+      ...insertRows(tx, 'event_edges', edgeRows),
+      ...insertRows(tx, 'state_groups', groupRows),
+      ...insertRows(tx, 'state_group_edges', groupEdgeRows),
+      ...insertRows(tx, 'state_groups_state', groupStateRows),
+      ...insertRows(tx, 'event_to_state_groups', toGroupRows),
+      ...insertRows(tx, 'room_memberships', memberRows),
+      ...insertRows(tx, 'event_relations', relationRows),
+      ...insertRows(tx, 'redactions', redactionRows),
+      ...insertRows(tx, 'event_txn_id', txnRows),
+      ...insertRows(tx, 'current_state_delta_stream', deltaRows),
     ];
     if (current.size > 0) {
       writes.push(tx`
@@ -486,8 +566,13 @@ export class LocalEventPersister implements EventPersister {
         DELETE FROM event_forward_extremities
         WHERE (room_id, event_id) IN (SELECT * FROM unnest(${removed.map((r) => r.room_id)}::text[], ${removed.map((r) => r.event_id)}::text[]))`);
     }
-    writes.push(insertRows(tx, 'event_forward_extremities', added));
-    await Promise.all(writes);
+    writes.push(...insertRows(tx, 'event_forward_extremities', added));
+    if (derive) {
+      const orderings = new Map<string, number>();
+      for (const e of persisted) if (!e.duplicate) orderings.set(e.eventId, e.streamOrdering);
+      writes.push(...(await derive)(tx, orderings));
+    }
+    await commit(writes);
     if (position === 0) position = this.opts.writer.position;
     return { events: persisted, position, groups: [...batchGroups.values()], replaced };
   }
@@ -504,7 +589,7 @@ export class LocalEventPersister implements EventPersister {
   }
 
   /** One state entry of a group that may have been made earlier in this batch. */
-  private async lookup(tx: TransactionSql, batch: ReadonlyMap<number, NewGroup>, group: number, key: StateKey): Promise<string | undefined> {
+  private async lookup(tx: Sql, batch: ReadonlyMap<number, NewGroup>, group: number, key: StateKey): Promise<string | undefined> {
     let g: number | undefined = group;
     while (g !== undefined) {
       const made = batch.get(g);
@@ -520,7 +605,7 @@ export class LocalEventPersister implements EventPersister {
   }
 
   /** The full state of a group that may have been made earlier in this batch. */
-  private async fullState(tx: TransactionSql, batch: ReadonlyMap<number, NewGroup>, group: number): Promise<StateMap> {
+  private async fullState(tx: Sql, batch: ReadonlyMap<number, NewGroup>, group: number): Promise<StateMap> {
     const made = batch.get(group);
     if (!made) return this.opts.state.groupState(group, undefined, tx);
     const base = made.prev === undefined ? new Map<StateKey, string>() : new Map(await this.fullState(tx, batch, made.prev));
@@ -528,13 +613,13 @@ export class LocalEventPersister implements EventPersister {
     return base;
   }
 
-  private async depthOf(tx: TransactionSql, batch: ReadonlyMap<number, NewGroup>, group: number): Promise<number> {
+  private async depthOf(tx: Sql, batch: ReadonlyMap<number, NewGroup>, group: number): Promise<number> {
     return batch.get(group)?.depth ?? this.opts.state.groupDepth(group, tx);
   }
 
   /** A delta on `before` while the chain stays short, else a full snapshot. */
   private async newGroup(
-    tx: TransactionSql,
+    tx: Sql,
     batch: ReadonlyMap<number, NewGroup>,
     id: number,
     before: number | undefined,

@@ -45,6 +45,7 @@ export class RoomsService implements RoomsContext {
           notify: deps.notify,
           log: deps.log,
           ...(deps.onPersisted ? { onPersisted: deps.onPersisted } : {}),
+          ...(deps.deriveWithCommit ? { deriveWithCommit: deps.deriveWithCommit } : {}),
           maxDeltaChain: deps.maxStateDeltaChain,
           clock: this.clock,
         })

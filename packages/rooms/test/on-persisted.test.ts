@@ -154,3 +154,42 @@ test('duplicates are not reported; a failing hook is logged and the persist stil
   const groups = await service.store.state.groupsForEvents([stored.eventId, '$child-of-a-duplicate']);
   assert.equal(groups.get('$child-of-a-duplicate'), groups.get(stored.eventId));
 });
+
+test('message-only batches commit what is derived from them with the events; duplicates and state batches do not', async () => {
+  const { roomId } = await service.createRoom(alice, { room_version: '11' });
+  await db.sql`CREATE TABLE IF NOT EXISTS derived_probe (event_id text PRIMARY KEY, stream_ordering bigint)`;
+  const seen: string[][] = [];
+  const derivingWriter = await StreamWriter.open(db.sql, 'events', 'deriving', silentLogger);
+  const hooked: string[] = [];
+  const deriving = new LocalEventPersister({
+    sql: db.sql,
+    writer: derivingWriter,
+    state: new StateStore(db.sql),
+    serverName: SERVER,
+    notify: () => {},
+    log: silentLogger,
+    onPersisted: (events) => void hooked.push(...events.map((e) => e.eventId)),
+    deriveWithCommit: async (events) => {
+      seen.push(events.map((e) => e.eventId));
+      return (tx, orderings) => [...orderings].map(([id, pos]) => tx`INSERT INTO derived_probe VALUES (${id}, ${pos})`);
+    },
+  });
+  const stored = await service.store.getEvent((await service.sendMessageEvent({ roomId, sender: alice, type: 'm.room.message', content: { msgtype: 'm.text', body: 'one' } })).eventId);
+  assert.ok(stored);
+  const child = { ...stored.pdu, prev_events: [stored.eventId], depth: stored.pdu.depth + 1, content: { msgtype: 'm.text', body: 'two' } };
+  const result = await deriving.persist([
+    { pdu: stored.pdu, eventId: stored.eventId, roomId, roomVersion: '11' },
+    { pdu: child, eventId: '$derived-child', roomId, roomVersion: '11' },
+  ]);
+  assert.deepEqual(seen, [[stored.eventId, '$derived-child']], 'decided for the whole batch, before positions are known');
+  const rows = await db.sql<{ event_id: string; stream_ordering: number }[]>`SELECT event_id, stream_ordering FROM derived_probe`;
+  assert.deepEqual(rows.map((r) => [r.event_id, Number(r.stream_ordering)]), [['$derived-child', result.events[1]?.streamOrdering]], 'the duplicate is left out; the new event has its real position');
+  assert.deepEqual(hooked, [], 'onPersisted is not called for a batch derived at commit');
+
+  // A batch that changes state goes through onPersisted after the commit instead.
+  const topic = { ...child, type: 'm.room.topic', state_key: '', prev_events: ['$derived-child'], depth: child.depth + 1, content: { topic: 't' } };
+  await deriving.persist([{ pdu: topic, eventId: '$derived-topic', roomId, roomVersion: '11' }]);
+  assert.equal(seen.length, 1);
+  assert.deepEqual(hooked, ['$derived-topic']);
+  await derivingWriter.flush();
+});

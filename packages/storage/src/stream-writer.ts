@@ -92,17 +92,21 @@ export class StreamWriter {
     return () => this.uncertainListeners.delete(listener);
   }
 
-  /** Allocate `count` IDs; each must later be passed to `finish`, whether its transaction committed or not. */
-  async allocate(count = 1): Promise<number[]> {
+  /**
+   * Allocate `count` IDs; each must later be passed to `finish`, whether its transaction committed or
+   * not. `db`: the connection to ask (a transaction's, so the request travels with its statements).
+   */
+  async allocate(count = 1, db: Sql = this.sql): Promise<number[]> {
     if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new RangeError(`cannot allocate ${count} stream IDs`);
     const seq = StreamWriter.sequenceName(this.stream);
     // While the answer is on its way, another writer's advance must not move us past IDs we are about to hold.
     this.pendingAllocations++;
     try {
-      const rows = await this.sql.unsafe<{ id: number }[]>(
-        `SELECT nextval('${seq}') AS id FROM generate_series(1, $1)`,
-        [count],
-      );
+      // Executed now rather than when awaited: on a transaction's connection it must go out ahead of
+      // statements issued after this call (a lock wait behind it would hold every reader back).
+      const rows = await db
+        .unsafe<{ id: number }[]>(`SELECT nextval('${seq}') AS id FROM generate_series(1, $1)`, [count])
+        .execute();
       const ids = rows.map((r) => Number(r.id)).sort((a, b) => a - b);
       for (const id of ids) {
         this.inFlight.add(id);
@@ -132,15 +136,21 @@ export class StreamWriter {
     try {
       return await work(ids);
     } catch (e) {
-      // Reported before the IDs are released, so readers are told to look before the position passes them.
-      if (isAmbiguousOutcome(e)) {
-        this.log.warn('a stream write ended without a definite outcome; readers will re-read it', { stream: this.stream, ids: ids.join(','), error: String(e) });
-        for (const l of this.uncertainListeners) l(ids);
-      }
+      this.failed(ids, e);
       throw e;
     } finally {
       this.finish(ids);
     }
+  }
+
+  /**
+   * The transaction holding `ids` failed with `error` (call before `finish`): when it may have
+   * committed anyway, readers are told to look before the position passes the IDs.
+   */
+  failed(ids: readonly number[], error: unknown): void {
+    if (!isAmbiguousOutcome(error)) return;
+    this.log.warn('a stream write ended without a definite outcome; readers will re-read it', { stream: this.stream, ids: ids.join(','), error: String(error) });
+    for (const l of this.uncertainListeners) l(ids);
   }
 
   /** Learn that some writer allocated up to `position` (from replication), so an idle writer can advance. */

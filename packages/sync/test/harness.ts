@@ -15,7 +15,7 @@ import { keyPairFromSeed } from '@hs/events';
 import type { EndpointDecl, Handler } from '@hs/http';
 import { startTestApp } from '@hs/http/testing';
 import type { TestApp } from '@hs/http/testing';
-import { computePushActions, createPushHandlers, pushEndpoints } from '@hs/push';
+import { computePushActions, createPushHandlers, planPushActions, pushEndpoints } from '@hs/push';
 import { RoomLookups, RoomsService, createRoomsHandlers, roomsEndpoints } from '@hs/rooms';
 import { callJson } from '@hs/rooms/testing';
 import { StreamWriter } from '@hs/storage';
@@ -122,6 +122,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     // As the homeserver does: notification counts are ready when /sync wakes.
     onPersisted: async (events) => {
       await computePushActions({ sql, serverName: SERVER, log }, events);
+    },
+    deriveWithCommit: async (events) => {
+      const plan = await planPushActions({ sql, serverName: SERVER, log }, events);
+      return (tx, orderings) => plan.write(tx, orderings).statements;
     },
   });
   const lookups = new RoomLookups(sql, rooms.store);
