@@ -18,30 +18,12 @@ import { MatrixError, type StreamChange } from '@hs/core';
 import express from 'express';
 import { ReplicationClient } from './http-replication-client.ts';
 import { ReplicationServer } from './http-replication-server.ts';
+import { freePort } from './test-ports.ts';
 import type { ReplicatedWriterOptions, ReplicationEndpointRegistry } from './replicated-writer.ts';
 
 export const REDIS_SERVER = process.env['REDIS_SERVER'] ?? '/usr/bin/redis-server';
 
-/** Ports this process handed out: several are often taken before any is bound (a fleet's listeners). */
-const handedOut = new Set<number>();
-
-/** A loopback port nothing listens on now, and not one handed out before by this process. */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.unref();
-      srv.on('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const p = (srv.address() as net.AddressInfo).port;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (handedOut.has(port)) continue;
-    handedOut.add(port);
-    return port;
-  }
-}
+export { freePort };
 
 /** Resolves once something on `port` answers PING with PONG. */
 async function waitForPong(port: number, timeoutMs: number): Promise<void> {
