@@ -193,8 +193,10 @@ export class LocalEventPersister implements EventPersister {
     const { writer, sql } = this.opts;
     // The stream IDs are asked for on the transaction's connection, with BEGIN and the first reads.
     let ids: number[] | undefined;
-    const derive = this.opts.deriveWithCommit && !items.some(changesRoom) ? this.deriveEarly(items, this.opts.deriveWithCommit) : undefined;
     try {
+      // Planned before the transaction starts, never while it holds a connection: planning reads
+      // through the pool, and once every connection held a transaction waiting for it, none would move.
+      const derive = this.opts.deriveWithCommit && !items.some(changesRoom) ? await this.deriveEarly(items, this.opts.deriveWithCommit) : undefined;
       const out = await pipelinedTransaction(sql, (tx, commit) => {
         const allocated = writer.allocate(items.length, tx).then((a) => (ids = a));
         return this.write(tx, commit, items, allocated, derive);
@@ -252,7 +254,7 @@ export class LocalEventPersister implements EventPersister {
     }
   }
 
-  /** Start deriving from a batch before its stream orderings exist (positions in the batch stand in). */
+  /** Derive from a batch before its stream orderings exist (positions in the batch stand in). */
   private deriveEarly(items: readonly PersistItem[], derive: NonNullable<LocalPersisterOptions['deriveWithCommit']>): Promise<DerivedWrites> {
     const events = items.map((item, i) => ({
       eventId: item.eventId,
@@ -263,10 +265,7 @@ export class LocalEventPersister implements EventPersister {
       rejected: item.rejectedReason !== undefined,
       replacesState: undefined,
     }));
-    const pending = derive(events);
-    // Awaited inside the transaction, which may fail first.
-    pending.catch(() => {});
-    return pending;
+    return derive(events);
   }
 
   private async runOnPersisted(items: readonly PersistItem[], events: readonly PersistedEvent[], replaced: ReadonlyMap<string, string>): Promise<void> {
@@ -317,7 +316,7 @@ export class LocalEventPersister implements EventPersister {
     commit: CommitWith,
     items: readonly PersistItem[],
     allocated: Promise<readonly number[]>,
-    derive: Promise<DerivedWrites> | undefined,
+    derive: DerivedWrites | undefined,
   ): Promise<{ events: PersistedEvent[]; position: number; groups: NewGroup[]; replaced: Map<string, string> }> {
     const now = this.clock();
     const instance = this.opts.writer.instanceName;
@@ -570,7 +569,7 @@ export class LocalEventPersister implements EventPersister {
     if (derive) {
       const orderings = new Map<string, number>();
       for (const e of persisted) if (!e.duplicate) orderings.set(e.eventId, e.streamOrdering);
-      writes.push(...(await derive)(tx, orderings));
+      writes.push(...derive(tx, orderings));
     }
     await commit(writes);
     if (position === 0) position = this.opts.writer.position;

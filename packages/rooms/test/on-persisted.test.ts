@@ -2,7 +2,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger, type Logger, type StreamChange } from '@hs/core';
-import { StreamWriter } from '@hs/storage';
+import { openDatabase, StreamWriter } from '@hs/storage';
 import { createTestDatabase, type TestDatabase } from '@hs/storage/testing';
 import { LocalEventPersister, type NewlyPersistedEvent } from '../src/persister.ts';
 import { RoomsService } from '../src/rooms-service.ts';
@@ -192,4 +192,42 @@ test('message-only batches commit what is derived from them with the events; dup
   assert.equal(seen.length, 1);
   assert.deepEqual(hooked, ['$derived-topic']);
   await derivingWriter.flush();
+});
+
+test('planning that reads through the pool cannot starve: every connection may hold a batch at once', async () => {
+  const rooms = await Promise.all([1, 2, 3, 4].map(() => service.createRoom(alice, { room_version: '11' })));
+  const batches = await Promise.all(
+    rooms.map(async ({ roomId }, i) => {
+      const last = await service.store.getEvent((await service.sendMessageEvent({ roomId, sender: alice, type: 'm.room.message', content: { msgtype: 'm.text', body: 'x' } })).eventId);
+      assert.ok(last);
+      const pdu = { ...last.pdu, prev_events: [last.eventId], depth: last.pdu.depth + 1, content: { msgtype: 'm.text', body: `starve ${i}` } };
+      return { pdu, eventId: `$starve-${i}`, roomId, roomVersion: '11' };
+    }),
+  );
+  // Two connections for four rooms; planning takes two steps through the pool, as push rules do.
+  const small = await openDatabase({ kind: 'postgres', ...db.target, poolMax: 2 }, { log: silentLogger, applicationName: 'starve-test' });
+  const smallWriter = await StreamWriter.open(small.sql, 'events', 'starve', silentLogger);
+  const starving = new LocalEventPersister({
+    sql: small.sql,
+    writer: smallWriter,
+    state: new StateStore(small.sql),
+    serverName: SERVER,
+    notify: () => {},
+    log: silentLogger,
+    deriveWithCommit: async () => {
+      await small.sql`SELECT 1`;
+      await new Promise((r) => setTimeout(r, 20));
+      await small.sql`SELECT 2`;
+      return () => [];
+    },
+  });
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('persisting is stuck')), 10_000)));
+    const results = await Promise.race([Promise.all(batches.map((b) => starving.persist([b]))), stuck]).finally(() => clearTimeout(timer));
+    assert.equal((results as unknown[]).length, 4);
+  } finally {
+    await smallWriter.flush();
+    await small.close();
+  }
 });
