@@ -11,6 +11,7 @@
  *
  * The first `--warmup` seconds (3) of load are not measured. `--rate N` paces the senders to N messages per second in all (latency at a given load rather than at
  * saturation). `--pg-stats` also prints the SQL statements the load phase ran (pg_stat_statements), per event.
+ * `--syncers off`: nobody long-polls, to measure the send path's cost alone.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     'log-level': { type: 'string', default: 'INFO' },
     presence: { type: 'string', default: 'on' },
+    syncers: { type: 'string', default: 'on' },
     rounds: { type: 'string', default: '1' },
     'keep-logs': { type: 'boolean', default: false },
     'result-file': { type: 'string' },
@@ -49,6 +51,7 @@ const SECONDS = Number(values.seconds);
 const RATE = Number(values.rate);
 /** Seconds of load before anything is recorded (JIT and caches warm up, as after any restart). */
 const WARMUP = Number(values.warmup);
+const SYNCERS = values.syncers !== 'off';
 const SYNC_TIMEOUT_MS = 5000;
 /** After the last send, how long deliveries may still arrive before the syncers stop. */
 const GRACE_MS = 2000;
@@ -155,7 +158,7 @@ async function runTarget(name: TargetName): Promise<Result> {
     const members = rooms.map((_, r) => Array.from({ length: USERS }, (_, u) => u).filter((u) => roomIndex(u) === r).length);
 
     const syncWorker = new Worker(new URL('./cs-load-syncers.ts', import.meta.url), {
-      workerData: { baseUrl: target.baseUrl, tokens, userIds, timeoutMs: SYNC_TIMEOUT_MS } satisfies SyncersInput,
+      workerData: { baseUrl: target.baseUrl, tokens: SYNCERS ? tokens : [], userIds, timeoutMs: SYNC_TIMEOUT_MS } satisfies SyncersInput,
     });
     worker = syncWorker;
     const workerExit = new Promise<never>((_, reject) => {
@@ -177,10 +180,13 @@ async function runTarget(name: TargetName): Promise<Result> {
     let pssPeak = 0;
     let pgProcesses = 0;
     const otherRssPeak = new Map<string, number>();
+    let samples = 0;
     const sample = () => {
       rssPeak = Math.max(rssPeak, rssMb(target.serverPid));
       for (const [other, pid] of target.otherPids) otherRssPeak.set(other, Math.max(otherRssPeak.get(other) ?? 0, rssMb(pid)));
-      if (target.postgresPid) {
+      // PSS walks every mapping of every Postgres process (tens of ms under load, CPU taken from the
+      // server being measured): every fifth sample, and once at the end.
+      if (target.postgresPid && samples++ % 5 === 0) {
         const pss = treePssMb(target.postgresPid);
         pssPeak = Math.max(pssPeak, pss.mb);
         pgProcesses = Math.max(pgProcesses, pss.processes);
@@ -243,6 +249,7 @@ async function runTarget(name: TargetName): Promise<Result> {
     const after = cpuAt();
     const from = before as ReturnType<typeof cpuAt>;
     clearInterval(sampler);
+    samples = 0;
     sample();
     await new Promise((r) => setTimeout(r, GRACE_MS));
     syncWorker.postMessage({ type: 'stop' });
@@ -275,7 +282,7 @@ async function runTarget(name: TargetName): Promise<Result> {
       deliveryP50: pct(syncers.delivery, 50),
       deliveryP99: pct(syncers.delivery, 99),
       deliveries: syncers.delivery.length,
-      expectedDeliveries: sentPerRoom.reduce((sum, n, r) => sum + n * ((members[r] as number) - 1), 0),
+      expectedDeliveries: !SYNCERS ? 0 : sentPerRoom.reduce((sum, n, r) => sum + n * ((members[r] as number) - 1), 0),
       syncErrors: syncers.errors,
       syncResponses: syncers.syncs,
       serverRssPeakMb: rssPeak,
@@ -317,10 +324,13 @@ function report(r: Result): void {
   console.log(`users ${r.users}, rooms ${r.rooms}, senders ${r.senders}${r.rate > 0 ? ` paced to ${r.rate} msg/s` : ''}, ${r.seconds.toFixed(1)} s (set-up ${r.setupSeconds.toFixed(1)} s)`);
   console.log(`persisted events/s: ${f0(r.eventsPerSec)} (${r.messages} messages, ${r.sendErrors} errors)`);
   console.log(`send latency ms: p50 ${f1(r.sendP50)}, p99 ${f1(r.sendP99)}`);
-  console.log(
-    `delivery to other users' /sync ms: p50 ${f1(r.deliveryP50)}, p99 ${f1(r.deliveryP99)} ` +
-      `(${r.deliveries} of ${r.expectedDeliveries} expected, ${r.syncResponses} sync responses, ${r.syncErrors} errors)`,
-  );
+  if (r.expectedDeliveries === 0) console.log('delivery: not measured (--syncers off)');
+  else {
+    console.log(
+      `delivery to other users' /sync ms: p50 ${f1(r.deliveryP50)}, p99 ${f1(r.deliveryP99)} ` +
+        `(${r.deliveries} of ${r.expectedDeliveries} expected, ${r.syncResponses} sync responses, ${r.syncErrors} errors)`,
+    );
+  }
   console.log(`server RSS: peak ${f0(r.serverRssPeakMb)} MB, end ${f0(r.serverRssEndMb)} MB; Postgres PSS peak ${f0(r.pgPssPeakMb)} MB over ${r.pgProcesses} processes`);
   for (const o of r.others) console.log(`${o.name}: RSS peak ${f0(o.rssPeakMb)} MB, CPU ${f1(o.cpuS)} s during load`);
   console.log(`CPU s during load: server ${f1(r.serverCpuS)}, Postgres ${f1(r.pgCpuS)}, load generator ${f1(r.loadgenCpuS)}; machine ${f0(r.machineBusyPct)}% busy (${os.availableParallelism()} cores), other processes ${f1(r.otherCpuS)}, steal ${f1(r.stealS)}`);
@@ -370,7 +380,7 @@ if (values.target === 'both') {
   for (let round = 1; round <= rounds; round++) {
     for (const name of round % 2 === 1 ? TARGETS : [...TARGETS].reverse()) {
       const file = path.join(os.tmpdir(), `hs-bench-cs-${process.pid}-${name}-${round}.json`);
-      const args = ['--users', String(USERS), '--rooms', String(ROOMS), '--senders', String(SENDERS), '--seconds', String(SECONDS), '--rate', String(RATE), '--warmup', String(WARMUP), '--log-level', values['log-level'], '--presence', values.presence];
+      const args = ['--users', String(USERS), '--rooms', String(ROOMS), '--senders', String(SENDERS), '--seconds', String(SECONDS), '--rate', String(RATE), '--warmup', String(WARMUP), '--log-level', values['log-level'], '--presence', values.presence, '--syncers', values.syncers];
       if (values['keep-logs']) args.push('--keep-logs');
       if (values['pg-stats']) args.push('--pg-stats');
       const run = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, '--target', name, '--result-file', file, ...args], { stdio: 'inherit' });
