@@ -1,6 +1,6 @@
 /**
  * Event sending throughput and latency through the rooms service (event creator → local persister →
- * Postgres), not HTTP: persisted events/s and per-send latency p50/p99 for 1, 10 and 50 concurrent
+ * Postgres), not HTTP: persisted events/s, per-send latency p50/p99 and CPU per event for 1, 10 and 50 concurrent
  * senders spread over 1 and 10 rooms. Each sender sends one event at a time, as a client would.
  *
  *   node packages/rooms/bench/send.bench.ts [seconds per case, default 5]
@@ -52,6 +52,7 @@ async function run(senders: number, roomCount: number): Promise<void> {
   const latencies: number[] = [];
   const deadline = performance.now() + seconds * 1000;
   let seq = 0;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: senders }, async (_, i) => {
@@ -71,6 +72,7 @@ async function run(senders: number, roomCount: number): Promise<void> {
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   latencies.sort((a, b) => a - b);
   console.log(
     [
@@ -80,12 +82,14 @@ async function run(senders: number, roomCount: number): Promise<void> {
       (latencies.length / elapsed).toFixed(0).padStart(9),
       percentile(latencies, 50).toFixed(2).padStart(8),
       percentile(latencies, 99).toFixed(2).padStart(8),
+      ((cpu.user + cpu.system) / 1000 / latencies.length).toFixed(3).padStart(10),
     ].join('  '),
   );
 }
 
 console.log(`send bench: ${seconds}s per case, Postgres ${db.target.host}`);
-console.log('senders  rooms   events  events/s  p50 ms   p99 ms');
+// CPU: this process's (the service's) CPU per event; Postgres's is not included.
+console.log('senders  rooms   events  events/s  p50 ms   p99 ms  cpu ms/ev');
 for (const rooms of (process.env.BENCH_ROOMS ?? '1,10').split(',').map(Number)) {
   for (const senders of [1, 10, 50]) await run(senders, rooms);
 }
