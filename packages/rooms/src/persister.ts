@@ -329,13 +329,9 @@ export class LocalEventPersister implements EventPersister {
     // cannot deadlock), then read their extremities, which events already exist, the state after the
     // prev events, and group IDs.
     // The locks are executed first: the reads behind them must see what the previous holder committed.
-    // Every statement of the batch is a key lookup or an insert: plan each once per connection. With
-    // array parameters Postgres would otherwise keep making custom plans, planning again every batch.
-    const generic = tx`SET LOCAL plan_cache_mode = force_generic_plan`.execute();
     const locks = roomIds.map((room) => tx`SELECT pg_advisory_xact_lock(${ROOM_LOCK_NAMESPACE}, hashtext(${room}))`.execute());
-    const [ids, , , extRows, existRows, prevGroups, idRows] = await Promise.all([
+    const [ids, , extRows, existRows, prevGroups, idRows] = await Promise.all([
       allocated,
-      generic,
       Promise.all(locks),
       tx<{ room_id: string; event_id: string }[]>`
         SELECT room_id, event_id FROM event_forward_extremities WHERE room_id = ANY(${roomIds}::text[])`.execute(),
