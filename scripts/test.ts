@@ -18,6 +18,7 @@ if (files.length === 0) {
 const result = spawnSync(
   process.execPath,
   [
+    `--import=${path.join(root, 'scripts/test-report-blocking.ts')}`,
     '--test',
     '--test-concurrency=2',
     `--test-global-setup=${path.join(root, 'scripts/test-global-setup.ts')}`,
