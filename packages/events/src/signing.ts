@@ -67,21 +67,14 @@ export function parseKeyId(keyId: string): { algorithm: string; version: string 
   return { algorithm: keyId.slice(0, i), version: keyId.slice(i + 1) };
 }
 
-// Deriving the 64-byte key from a seed costs about as much as a signature; remember it.
-const derivedSecretKeys = new WeakMap<Uint8Array, Uint8Array>();
-
-function toSecretKey(seedOrSecretKey: Uint8Array): Uint8Array {
+/** The 32-byte seed of a seed or of a libsodium secret key (seed ‖ public key). */
+function seedOf(seedOrSecretKey: Uint8Array): Uint8Array {
   if (!(seedOrSecretKey instanceof Uint8Array)) throw new SigningError('invalid_key', 'signing key must be bytes');
-  if (seedOrSecretKey.length === ED25519_SECRET_KEY_BYTES) return seedOrSecretKey;
+  if (seedOrSecretKey.length === ED25519_SECRET_KEY_BYTES) return seedOrSecretKey.subarray(0, ED25519_SEED_BYTES);
   if (seedOrSecretKey.length !== ED25519_SEED_BYTES) {
     throw new SigningError('invalid_key', 'signing key must be a 32-byte seed or a 64-byte secret key');
   }
-  let sk = derivedSecretKeys.get(seedOrSecretKey);
-  if (sk === undefined) {
-    sk = keyPairFromSeed(seedOrSecretKey).secretKey;
-    derivedSecretKeys.set(seedOrSecretKey, sk);
-  }
-  return sk;
+  return seedOrSecretKey;
 }
 
 /** PKCS#8 DER of an Ed25519 private key, up to the 32-byte seed that follows (RFC 8410). */
@@ -90,13 +83,13 @@ const nativeKeys = new WeakMap<Uint8Array, KeyObject>();
 
 /**
  * Signing goes through Node's crypto (OpenSSL), about a quarter cheaper per event than libsodium's
- * WebAssembly build; Ed25519 signatures are deterministic, so both give the same bytes.
+ * WebAssembly build; Ed25519 signatures are deterministic, so both give the same bytes. The key object
+ * is made once per key.
  */
 function nativeKeyOf(seedOrSecretKey: Uint8Array): KeyObject {
   let key = nativeKeys.get(seedOrSecretKey);
   if (key === undefined) {
-    const seed = toSecretKey(seedOrSecretKey).subarray(0, ED25519_SEED_BYTES);
-    key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+    key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seedOf(seedOrSecretKey)]), format: 'der', type: 'pkcs8' });
     nativeKeys.set(seedOrSecretKey, key);
   }
   return key;

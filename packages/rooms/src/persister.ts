@@ -114,11 +114,11 @@ export interface LocalPersisterOptions {
    */
   readonly onPersisted?: (events: readonly NewlyPersistedEvent[]) => Promise<void> | void;
   /**
-   * For batches that change no room state (messages): what `onPersisted` would derive, decided while
-   * the batch is written — nothing in it can change the outcome — and committed with it, so the
-   * stream IDs are released at the commit instead of after more round trips. Called with the events
-   * in their final order but provisional stream orderings; the returned function gets the real ones
-   * (duplicates left out) and the transaction. Those batches skip `onPersisted`.
+   * For batches that change no room state (messages): what `onPersisted` would derive, decided just
+   * before the batch's transaction — nothing in the batch can change the outcome — and committed with
+   * it, so the stream IDs are released at the commit instead of after more round trips. Called with
+   * the events in their final order but provisional stream orderings; the returned function gets the
+   * real ones (duplicates left out) and the transaction. Those batches skip `onPersisted`.
    */
   readonly deriveWithCommit?: (events: readonly NewlyPersistedEvent[]) => Promise<DerivedWrites>;
 }
